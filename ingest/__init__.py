@@ -1,0 +1,1 @@
+"""Ingestion: knowledge-base documents to heading-aware chunks in Chroma."""

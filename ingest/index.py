@@ -1,0 +1,183 @@
+"""The index contract: one Chroma collection of chunks and one manifest collection of documents.
+
+Both live in Chroma, so an embedded index and a Chroma server behave the same. A document's
+manifest record is written as "pending" before its chunks change and "done" after, so a crash
+at any point leaves work that the next ingest finds and finishes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings as ChromaSettings
+
+from ingest.errors import IndexError_, IndexMismatchError
+from ingest.records import Chunk
+from ingest.settings import Settings
+
+SCHEMA_VERSION = 1
+_PLACEHOLDER = [1.0]  # manifest records carry no meaning in their vector
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    source: str
+    doc_hash: str
+    status: str  # pending | done
+    chunk_ids: tuple[str, ...]
+    title: str
+    kind: str
+
+
+def open_client(settings: Settings) -> ClientAPI:
+    """An embedded client in the index folder, or an HTTP client when KB_CHROMA_URL is set."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if not settings.chroma_url:
+        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    url = urlparse(settings.chroma_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise IndexError_(f"KB_CHROMA_URL={settings.chroma_url!r} is not an http(s) URL such as "
+                          "http://127.0.0.1:8000")
+    try:
+        return chromadb.HttpClient(host=url.hostname, port=url.port or (443 if url.scheme == "https" else 80),
+                                   ssl=url.scheme == "https", settings=chroma_settings)
+    except Exception as exc:  # chromadb raises plain exceptions for connection problems
+        raise IndexError_(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[slice]:
+    for start in range(0, len(items), size):
+        yield slice(start, start + size)
+
+
+class IndexStore:
+    """Chunks and manifest for one collection name."""
+
+    def __init__(self, client: ClientAPI, name: str, model_name: str) -> None:
+        self.client = client
+        self.name = name
+        self.model_name = model_name
+        self.batch_size = max(1, min(client.get_max_batch_size(), 1000))
+        self._chunks: Collection | None = None
+        self._manifest: Collection | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, model_name: str) -> IndexStore:
+        return cls(open_client(settings), settings.collection, model_name)
+
+    # -- collections -------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.name in {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+
+    def info(self) -> dict[str, Any]:
+        """The collection's recorded model and schema, or {} if there is no index yet."""
+        if not self.exists():
+            return {}
+        return dict(self.client.get_collection(self.name, embedding_function=None).metadata or {})
+
+    def check_model(self) -> None:
+        info = self.info()
+        if not info:
+            return
+        built_with = info.get("embedding_model")
+        if built_with != self.model_name or info.get("schema_version") != SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"the index {self.name!r} was built with model {built_with!r} (schema "
+                f"{info.get('schema_version')}), but the settings ask for {self.model_name!r} (schema "
+                f"{SCHEMA_VERSION}); run `kb ingest --rebuild` to re-embed everything")
+
+    def chunks(self, dimension: int | None = None) -> Collection:
+        """The chunk collection; created (which needs the dimension) only when writing."""
+        if self._chunks is None:
+            if not self.exists():
+                if dimension is None:
+                    raise IndexError_(f"there is no index {self.name!r} yet; run `kb ingest` first")
+                metadata = {"embedding_model": self.model_name, "dimension": dimension,
+                            "normalized": True, "schema_version": SCHEMA_VERSION}
+                self.client.create_collection(self.name, embedding_function=None, metadata=metadata,
+                                              configuration={"hnsw": {"space": "cosine"}})
+            self._chunks = self.client.get_collection(self.name, embedding_function=None)
+        return self._chunks
+
+    def manifest_collection(self) -> Collection:
+        if self._manifest is None:
+            self._manifest = self.client.get_or_create_collection(
+                f"{self.name}-manifest", embedding_function=None, metadata={"schema_version": SCHEMA_VERSION})
+        return self._manifest
+
+    def reset(self) -> None:
+        """Drop everything (for --rebuild)."""
+        for name in (self.name, f"{self.name}-manifest"):
+            try:
+                self.client.delete_collection(name)
+            except Exception:  # noqa: S110 - absent collections are fine to "delete"
+                pass
+        self._chunks = self._manifest = None
+
+    # -- manifest ----------------------------------------------------------------------------
+    def manifest(self) -> dict[str, ManifestEntry]:
+        got = self.manifest_collection().get(include=["metadatas", "documents"])
+        entries = {}
+        for meta, doc in zip(got["metadatas"] or [], got["documents"] or [], strict=True):
+            entry = ManifestEntry(str(meta["source"]), str(meta["doc_hash"]), str(meta["status"]),
+                                  tuple(json.loads(doc or "[]")), str(meta.get("title", "")),
+                                  str(meta.get("kind", "")))
+            entries[entry.source] = entry
+        return entries
+
+    def mark(self, source: str, doc_hash: str, status: str, chunk_ids: Sequence[str], title: str,
+             kind: str) -> None:
+        meta = {"source": source, "doc_hash": doc_hash, "status": status, "title": title, "kind": kind,
+                "chunks": len(chunk_ids)}
+        self.manifest_collection().upsert(ids=[source], embeddings=[_PLACEHOLDER], metadatas=[meta],
+                                          documents=[json.dumps(list(chunk_ids))])
+
+    def forget(self, source: str) -> None:
+        self.manifest_collection().delete(ids=[source])
+
+    # -- chunks ------------------------------------------------------------------------------
+    def stored_ids(self, source: str) -> set[str]:
+        if not self.exists():
+            return set()
+        return set(self.chunks().get(where={"source": source}, include=[])["ids"])
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], doc_hash: str,
+               dimension: int) -> None:
+        collection = self.chunks(dimension)
+        for part in _batches(chunks, self.batch_size):
+            batch = chunks[part]
+            collection.upsert(ids=[c.id for c in batch], documents=[c.text for c in batch],
+                              embeddings=[list(v) for v in vectors[part]],
+                              metadatas=[c.metadata(doc_hash) for c in batch])  # type: ignore[misc]
+
+    def update_metadata(self, chunks: Sequence[Chunk], doc_hash: str) -> None:
+        collection = self.chunks()
+        for part in _batches(chunks, self.batch_size):
+            batch = chunks[part]
+            collection.update(ids=[c.id for c in batch],
+                              metadatas=[c.metadata(doc_hash) for c in batch])  # type: ignore[misc]
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        collection = self.chunks()
+        for part in _batches(ids, self.batch_size):
+            collection.delete(ids=list(ids[part]))
+
+    def all_metadata(self) -> list[dict[str, Any]]:
+        if not self.exists():
+            return []
+        collection = self.chunks()
+        metadatas: list[dict[str, Any]] = []
+        for offset in range(0, collection.count(), self.batch_size):
+            got = collection.get(include=["metadatas"], limit=self.batch_size, offset=offset)
+            metadatas.extend(dict(m) for m in got["metadatas"] or [])
+        return metadatas

@@ -1,0 +1,191 @@
+"""Load documents: discover files, read them safely, repair text, parse front matter."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ingest.errors import FrontMatterError, SourceError
+from ingest.records import DocKind, Document, Notice, Skipped
+from ingest.repair import repair_text
+from ingest.schema import PatternFrontMatter, PersonaFrontMatter
+
+SUFFIXES = (".md", ".markdown", ".txt")
+_FENCE = re.compile(r"^---\s*$")
+_H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$")
+
+
+@dataclass
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+
+def discover(sources: list[Path]) -> Iterator[tuple[Path, Path]]:
+    """Yield (source folder, file) for every markdown-ish file, in a stable order."""
+    for root in sources:
+        if not root.is_dir():
+            raise SourceError(f"source folder {root} does not exist or is not a folder; pass --source DIR")
+        for path in sorted(root.rglob("*")):
+            hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+            if path.suffix.lower() in SUFFIXES and path.is_file() and not hidden:
+                yield root, path
+
+
+def read_text(path: Path, max_bytes: int) -> str | Skipped:
+    """The file's repaired text, or why it was skipped."""
+    rel = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return Skipped(rel, "over-size", f"{size:,} bytes is over the {max_bytes:,}-byte limit")
+        raw = path.read_bytes()
+    except OSError as exc:
+        return Skipped(rel, "unreadable", exc.strerror or str(exc))
+    if b"\x00" in raw[:8192]:
+        return Skipped(rel, "binary", "contains NUL bytes; not a text document")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return Skipped(rel, "invalid-encoding", f"not valid UTF-8 at line {line} (byte {exc.start})")
+    if not text.strip():
+        return Skipped(rel, "empty", "no text")
+    return repair_text(text)
+
+
+def _closing_line(lines: list[str], start: int) -> int | None:
+    for i in range(start + 1, len(lines)):
+        if _FENCE.match(lines[i]) or lines[i].rstrip() == "...":
+            return i
+    return None
+
+
+def _front_matter_start(lines: list[str]) -> tuple[int, bool] | None:
+    """Index of the opening `---` and whether it sits after a leading H1."""
+    if lines and _FENCE.match(lines[0]):
+        return 0, False
+    nonblank = [i for i, line in enumerate(lines[:12]) if line.strip()]
+    if len(nonblank) >= 3 and _H1.match(lines[nonblank[0]]) and _FENCE.match(lines[nonblank[1]]):
+        following = lines[nonblank[2]]
+        if re.match(r"^[A-Za-z_][\w-]*:\s", following + " "):
+            return nonblank[1], True
+    return None
+
+
+def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, list[Notice]]:
+    """Parse front matter (safe YAML only) and blank its lines so line numbers stay true."""
+    lines = text.split("\n")
+    found = _front_matter_start(lines)
+    if found is None:
+        return {}, text, []
+    start, late = found
+    end = _closing_line(lines, start)
+    if end is None:
+        return {}, text, [Notice(path, start + 1, "front matter opened with --- but never closed; ignored")]
+    notices = []
+    if late:
+        notices.append(Notice(path, start + 1, "front matter sits after the leading heading; "
+                                               "move it to the top of the file"))
+    block = "\n".join(lines[start + 1 : end])
+    data: dict[str, Any] = {}
+    try:
+        parsed = yaml.safe_load(block)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = start + 2 + mark.line if mark is not None else start + 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        notices.append(Notice(path, line, f"malformed front matter ({problem}); body ingested without it"))
+    else:
+        if isinstance(parsed, dict):
+            data = parsed
+        elif parsed is not None:
+            notices.append(Notice(path, start + 1, "front matter is not a mapping; ignored"))
+    body = "\n".join(lines[:start] + [""] * (end + 1 - start) + lines[end + 1 :])
+    return data, body, notices
+
+
+def _kind_of(rel: Path, front_matter: dict[str, Any]) -> DocKind:
+    declared = front_matter.get("kind")
+    if declared in ("persona", "pattern"):
+        return "persona" if declared == "persona" else "pattern"
+    if "personas" in rel.parts:
+        return "persona"
+    if "patterns" in rel.parts:
+        return "pattern"
+    return "other"
+
+
+def validate_front_matter(kind: DocKind, front_matter: dict[str, Any], path: Path) -> None:
+    """Raise FrontMatterError naming the file and the field for an invalid persona or pattern."""
+    model: type[PatternFrontMatter] | type[PersonaFrontMatter]
+    if kind == "pattern":
+        model = PatternFrontMatter
+    elif kind == "persona" and front_matter.get("kind") == "persona":
+        model = PersonaFrontMatter
+    else:
+        return
+    try:
+        model.model_validate(front_matter)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "front matter"
+        raise FrontMatterError(f"{path}: field '{where}': {first['msg']}") from None
+    if kind == "pattern" and front_matter.get("id") != path.stem:
+        raise FrontMatterError(f"{path}: field 'id': {front_matter.get('id')!r} must equal the file name "
+                               f"{path.stem!r}")
+
+
+def _title(front_matter: dict[str, Any], body: str, path: Path) -> str:
+    for key in ("title", "name"):
+        value = front_matter.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    in_fence = False
+    for line in body.split("\n"):
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        match = None if in_fence else _H1.match(line)
+        if match:
+            return match.group(1)
+    return path.stem.replace("-", " ").replace("_", " ")
+
+
+def load_document(root: Path, path: Path, max_bytes: int) -> tuple[Document | Skipped, list[Notice]]:
+    rel = path.relative_to(root)
+    text = read_text(path, max_bytes)
+    if isinstance(text, Skipped):
+        return Skipped(rel.as_posix(), text.reason, text.detail), []
+    front_matter, body, notices = split_front_matter(text, rel.as_posix())
+    kind = _kind_of(rel, front_matter)
+    try:
+        validate_front_matter(kind, front_matter, rel)
+    except FrontMatterError as exc:
+        return Skipped(rel.as_posix(), "invalid-front-matter", str(exc)), notices
+    if not body.strip():
+        return Skipped(rel.as_posix(), "empty", "only front matter, no body"), notices
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    title = _title(front_matter, body, path)
+    doc = Document(rel.as_posix(), root, title, kind, body, front_matter, digest)
+    return doc, notices
+
+
+def load_documents(sources: list[Path], max_bytes: int) -> LoadResult:
+    """Load every document under the source folders; bad files are skipped, not fatal."""
+    result = LoadResult()
+    for root, path in discover(sources):
+        loaded, notices = load_document(root, path, max_bytes)
+        result.notices.extend(notices)
+        if isinstance(loaded, Skipped):
+            result.skipped.append(loaded)
+        else:
+            result.documents.append(loaded)
+    return result

@@ -1,0 +1,206 @@
+"""The ingest pipeline: load → clean → chunk → embed what changed → write, under a lock."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, Field
+
+from ingest.chunk import Chunker, ChunkLimits
+from ingest.clean import RuleSet, load_rules, remove_non_knowledge
+from ingest.embed import Embedder
+from ingest.errors import IndexLockedError
+from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry
+from ingest.load import load_documents
+from ingest.markdown import parse_sections
+from ingest.records import Chunk, Document, Exclusion, Notice
+from ingest.settings import Settings
+
+Progress = Callable[[int, int], None]
+
+
+class SkippedFile(BaseModel):
+    path: str
+    reason: str
+    detail: str
+
+
+class ExcludedSpan(BaseModel):
+    source: str
+    lines: str
+    section: str
+    rule: str
+    reason: str
+
+
+class IngestReport(BaseModel):
+    documents_seen: int = 0
+    documents_changed: int = 0
+    documents_unchanged: int = 0
+    documents_removed: int = 0
+    documents_skipped: int = 0
+    skipped: list[SkippedFile] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    chunks_added: int = 0
+    chunks_deleted: int = 0
+    chunks_unchanged: int = 0
+    templates_added: int = 0
+    excluded: list[ExcludedSpan] = Field(default_factory=list)
+    model_loaded: bool = False
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+
+@dataclass
+class _Plan:
+    doc: Document
+    doc_hash: str
+    chunks: list[Chunk]
+    existing: set[str] = field(default_factory=set)
+
+    @property
+    def new(self) -> list[Chunk]:
+        return [c for c in self.chunks if c.id not in self.existing]
+
+
+def config_fingerprint(settings: Settings, rules_text: str) -> str:
+    """What besides the text decides a document's chunks; a change re-chunks every document."""
+    parts = [str(SCHEMA_VERSION), settings.embedding_model, str(settings.max_chunk_tokens),
+             str(settings.target_chunk_tokens), str(settings.min_template_lines), rules_text]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+class Ingestor:
+    def __init__(self, settings: Settings, embedder: Embedder, progress: Progress | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.progress = progress or (lambda done, total: None)
+
+    def run(self, rebuild: bool = False) -> IngestReport:
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.settings.lock_file))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise IndexLockedError(f"another `kb ingest` is writing {self.settings.index_dir} (lock "
+                                   f"{self.settings.lock_file}); wait for it to finish") from None
+        try:
+            return self._run_locked(rebuild)
+        finally:
+            lock.release()
+
+    def _run_locked(self, rebuild: bool) -> IngestReport:
+        started = time.perf_counter()
+        store = IndexStore.open(self.settings, self.embedder.name)
+        if rebuild:
+            store.reset()
+        store.check_model()
+        rules = load_rules(self.settings.exclude_rules)
+        rules_text = self.settings.exclude_rules.read_text() if self.settings.exclude_rules.exists() else ""
+        loaded = load_documents(self.settings.sources, self.settings.max_file_bytes)
+        report = IngestReport(documents_seen=len(loaded.documents) + len(loaded.skipped))
+        report.skipped = [SkippedFile(path=s.path, reason=s.reason, detail=s.detail) for s in loaded.skipped]
+        report.documents_skipped = len(loaded.skipped)
+        report.warnings = [str(n) for n in loaded.notices]
+        documents = self._unique(loaded.documents, report)
+        manifest = store.manifest()
+        fingerprint = config_fingerprint(self.settings, rules_text)
+        plans = self._plan(documents, manifest, fingerprint, rules, store, report)
+        self._embed_and_write(plans, store, report)
+        self._remove(manifest, documents, {s.path for s in loaded.skipped}, store, report)
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    @staticmethod
+    def _unique(documents: list[Document], report: IngestReport) -> list[Document]:
+        seen: dict[str, Document] = {}
+        for doc in documents:
+            if doc.key in seen:
+                report.warnings.append(str(Notice(doc.key, None, f"also found under {seen[doc.key].root}; "
+                                                                  f"the copy under {doc.root} is ignored")))
+            else:
+                seen[doc.key] = doc
+        return list(seen.values())
+
+    def _plan(self, documents: list[Document], manifest: dict[str, ManifestEntry], fingerprint: str,
+              rules: RuleSet, store: IndexStore, report: IngestReport) -> list[_Plan]:
+        chunker: Chunker | None = None
+        plans = []
+        for doc in documents:
+            doc_hash = hashlib.sha256(f"{doc.content_hash}:{fingerprint}".encode()).hexdigest()[:24]
+            entry = manifest.get(doc.key)
+            if entry and entry.doc_hash == doc_hash and entry.status == "done":
+                report.documents_unchanged += 1
+                report.chunks_unchanged += len(entry.chunk_ids)
+                continue
+            chunker = chunker or Chunker(self.embedder.count_tokens, self._limits())
+            cleaned = remove_non_knowledge(doc.source, parse_sections(doc.body), rules)
+            report.excluded.extend(_excluded(e) for e in cleaned.exclusions)
+            plans.append(_Plan(doc, doc_hash, chunker.chunk(doc, cleaned.sections), store.stored_ids(doc.key)))
+        report.documents_changed = len(plans)
+        return plans
+
+    def _limits(self) -> ChunkLimits:
+        max_tokens = min(self.settings.max_chunk_tokens, self.embedder.max_tokens)
+        return ChunkLimits(max_tokens, min(self.settings.target_chunk_tokens, max_tokens),
+                           self.settings.min_template_lines)
+
+    def _embed_and_write(self, plans: list[_Plan], store: IndexStore, report: IngestReport) -> None:
+        pending = [c for plan in plans for c in plan.new]
+        vectors = self._embed([c.embed_text for c in pending], report) if pending else []
+        by_id = dict(zip([c.id for c in pending], vectors, strict=True))
+        dimension = len(vectors[0]) if len(vectors) else 0
+        for plan in plans:
+            ids = [c.id for c in plan.chunks]
+            store.mark(plan.doc.key, plan.doc_hash, "pending", ids, plan.doc.title, plan.doc.kind)
+            new = plan.new
+            if new:
+                store.upsert(new, [by_id[c.id] for c in new], plan.doc_hash, dimension)
+            kept = [c for c in plan.chunks if c.id in plan.existing]
+            if kept:
+                store.update_metadata(kept, plan.doc_hash)
+            stale = sorted(plan.existing - set(ids))
+            store.delete(stale)
+            store.mark(plan.doc.key, plan.doc_hash, "done", ids, plan.doc.title, plan.doc.kind)
+            report.chunks_added += len(new)
+            report.chunks_unchanged += len(kept)
+            report.chunks_deleted += len(stale)
+            report.templates_added += sum(c.kind == "template" for c in new)
+
+    def _embed(self, texts: list[str], report: IngestReport) -> list[list[float]]:
+        started = time.perf_counter()
+        report.model_loaded = True
+        batch = max(self.settings.embed_batch_size * 4, 256)  # progress granularity, not model batch size
+        vectors: list[list[float]] = []
+        self.progress(0, len(texts))
+        for start in range(0, len(texts), batch):
+            vectors.extend(self.embedder.embed(texts[start : start + batch]).tolist())
+            self.progress(min(start + batch, len(texts)), len(texts))
+        report.embed_seconds = round(time.perf_counter() - started, 3)
+        return vectors
+
+    @staticmethod
+    def _remove(manifest: dict[str, ManifestEntry], documents: list[Document], skipped: set[str],
+                store: IndexStore, report: IngestReport) -> None:
+        """Documents gone from the sources lose their chunks; skipped ones keep their last good version."""
+        present = {d.key for d in documents}
+        for source in sorted(set(manifest) - present - skipped):
+            stored = sorted(store.stored_ids(source))
+            store.delete(stored)
+            store.forget(source)
+            report.documents_removed += 1
+            report.chunks_deleted += len(stored)
+
+
+def _excluded(exclusion: Exclusion) -> ExcludedSpan:
+    return ExcludedSpan(source=exclusion.source, lines=f"{exclusion.start_line}-{exclusion.end_line}",
+                        section=exclusion.heading, rule=exclusion.rule, reason=exclusion.reason)
+
+
+def ingest(settings: Settings, embedder: Embedder, rebuild: bool = False,
+           progress: Progress | None = None) -> IngestReport:
+    return Ingestor(settings, embedder, progress).run(rebuild)

@@ -1,0 +1,106 @@
+"""Typed records passed between the ingest stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DocKind = Literal["persona", "pattern", "other"]
+ChunkKind = Literal["prose", "template", "table"]
+PROVIDERS = ("aws", "gcp", "azure", "cloudflare", "vercel", "netlify")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A problem found in one file that did not stop the batch."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str  # unreadable | binary | empty | invalid-encoding | over-size | invalid-front-matter
+    detail: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded, repaired document. `body` keeps the source's line numbering (front matter is blanked)."""
+
+    source: str  # path relative to its source folder, posix style
+    root: Path  # the source folder it came from
+    title: str
+    kind: DocKind
+    body: str
+    front_matter: dict[str, Any] = field(default_factory=dict)
+    content_hash: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.source
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A span of a document left out of the index, and the rule that removed it."""
+
+    source: str
+    start_line: int
+    end_line: int
+    heading: str
+    rule: str
+    reason: str
+
+
+class Chunk(BaseModel):
+    """One retrievable unit. `text` is stored verbatim; `embed_text` is what the model sees."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    text: str
+    embed_text: str
+    source: str
+    title: str
+    doc_kind: DocKind
+    section: str  # "H1 > H2 > H3"
+    anchor: str
+    start_line: int = Field(ge=1)
+    end_line: int = Field(ge=1)
+    kind: ChunkKind
+    language: str = ""
+    providers: tuple[str, ...] = ()
+    content_hash: str
+    parent_id: str = ""  # for a template: its section's prose chunk
+    ordinal: int = 0  # position within the document
+
+    def metadata(self, doc_hash: str) -> dict[str, Any]:
+        """Flat metadata for Chroma; lists are allowed, None is not."""
+        meta: dict[str, Any] = {
+            "source": self.source,
+            "title": self.title,
+            "doc_kind": self.doc_kind,
+            "section": self.section,
+            "anchor": self.anchor,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "kind": self.kind,
+            "language": self.language,
+            "content_hash": self.content_hash,
+            "parent_id": self.parent_id,
+            "ordinal": self.ordinal,
+            "doc_hash": doc_hash,
+        }
+        if self.providers:  # Chroma refuses empty lists
+            meta["providers"] = list(self.providers)
+        return meta

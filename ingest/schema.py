@@ -1,0 +1,75 @@
+"""Front matter schemas: what a persona and a pattern document must declare."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Provider = Literal["aws", "gcp", "azure", "cloudflare", "vercel", "netlify"]
+CATEGORIES = (
+    "compute", "api", "events", "orchestration", "data", "resilience", "performance", "cost",
+    "security", "compliance", "observability", "deployment", "testing", "migration", "disaster-recovery",
+)
+_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+class PatternFrontMatter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str = Field(min_length=3)
+    category: str
+    providers: list[Provider] = Field(min_length=1)
+    tags: list[str] = Field(min_length=1)
+    related: list[str] = Field(default_factory=list)
+    kind: Literal["pattern"] = "pattern"
+
+    @field_validator("id")
+    @classmethod
+    def _kebab_id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"must be kebab-case (a-z, 0-9, -), got {value!r}")
+        return value
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        if value not in CATEGORIES:
+            raise ValueError(f"unknown category {value!r}; use one of: {', '.join(CATEGORIES)}")
+        return value
+
+
+class Disclaimers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    general: str = Field(min_length=10)
+    security: str = Field(min_length=10)
+    compliance: str = Field(min_length=10)
+    cost: str = Field(min_length=10)
+    production: str = Field(min_length=10)
+
+
+class DisclaimerTriggers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    security: list[str] = Field(min_length=1)
+    compliance: list[str] = Field(min_length=1)
+    cost: list[str] = Field(min_length=1)
+    production: list[str] = Field(min_length=1)
+
+
+class PersonaFrontMatter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
+    kind: Literal["persona"]
+    providers: list[Provider] = Field(default_factory=list)
+    scope: list[str] = Field(min_length=1)
+    out_of_scope: list[str] = Field(default_factory=list)
+    directives: list[str] = Field(default_factory=list)
+    disclaimers: Disclaimers
+    disclaimer_triggers: DisclaimerTriggers
+    example_questions: list[str] = Field(default_factory=list)

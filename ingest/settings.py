@@ -1,0 +1,63 @@
+"""One Settings object, built once by an entry point and passed down.
+
+No other module reads the environment: they receive a Settings (or a part of it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class RetrieveSettings(BaseModel):
+    k: int = Field(6, ge=1, le=50, description="chunks handed to the composer")
+    candidates: int = Field(30, ge=5, le=200, description="candidates taken from each retriever before fusion")
+    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    """Configuration for every entry point; environment variables use the prefix KB_."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KB_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    sources: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [Path("kb")])
+    index_dir: Path = Path(".kb-index")
+    chroma_url: str = Field("", description="empty: embedded Chroma in index_dir; else a Chroma server URL")
+    collection: str = "serverless-kb"
+    embedding_model: str = BUNDLED_MODEL
+    embed_batch_size: int = Field(64, ge=1, le=1024)
+    max_chunk_tokens: int = Field(256, ge=32, le=8192, description="hard limit, the model's own tokens")
+    target_chunk_tokens: int = Field(200, ge=16, le=8192, description="prose chunks are packed up to this")
+    min_template_lines: int = Field(3, ge=1, description="smaller code blocks stay inline in the prose")
+    max_file_bytes: int = Field(5_000_000, ge=1)
+    exclude_rules: Path = Path("kb/exclude.yaml")
+    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: object) -> object:
+        # KB_SOURCES=kb:extra-docs, like PATH.
+        if isinstance(value, str):
+            return [Path(part) for part in value.split(":") if part]
+        return value
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.index_dir / "chroma"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.index_dir / "ingest.lock"
