@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,11 @@ class Rule(BaseModel):
 class RuleSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    files: list[str] = Field(default_factory=list, description="globs of whole files that are not knowledge")
     rules: list[Rule] = Field(default_factory=list)
+
+    def excludes_file(self, source: str) -> bool:
+        return any(fnmatch.fnmatch(source, pattern) for pattern in self.files)
 
 
 def load_rules(path: Path) -> RuleSet:

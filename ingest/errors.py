@@ -32,7 +32,7 @@ class RulesError(KBError):
     pass
 
 
-class IndexError_(KBError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
+class IndexError_(KBError):
     exit_code = 1
 
 

@@ -7,6 +7,7 @@ at any point leaves work that the next ingest finds and finishes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -14,12 +15,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 import chromadb
+import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 
 from ingest.errors import IndexError_, IndexMismatchError
-from ingest.records import Chunk
+from ingest.records import Chunk, Metadata
 from ingest.settings import Settings
 
 SCHEMA_VERSION = 1
@@ -116,10 +118,8 @@ class IndexStore:
     def reset(self) -> None:
         """Drop everything (for --rebuild)."""
         for name in (self.name, f"{self.name}-manifest"):
-            try:
+            with contextlib.suppress(Exception):  # an absent collection is already "deleted"
                 self.client.delete_collection(name)
-            except Exception:  # noqa: S110 - absent collections are fine to "delete"
-                pass
         self._chunks = self._manifest = None
 
     # -- manifest ----------------------------------------------------------------------------
@@ -135,9 +135,10 @@ class IndexStore:
 
     def mark(self, source: str, doc_hash: str, status: str, chunk_ids: Sequence[str], title: str,
              kind: str) -> None:
-        meta = {"source": source, "doc_hash": doc_hash, "status": status, "title": title, "kind": kind,
+        meta: Metadata = {"source": source, "doc_hash": doc_hash, "status": status, "title": title, "kind": kind,
                 "chunks": len(chunk_ids)}
-        self.manifest_collection().upsert(ids=[source], embeddings=[_PLACEHOLDER], metadatas=[meta],
+        self.manifest_collection().upsert(ids=[source], embeddings=np.asarray([_PLACEHOLDER], dtype=np.float32),
+                                          metadatas=[meta],
                                           documents=[json.dumps(list(chunk_ids))])
 
     def forget(self, source: str) -> None:
@@ -155,15 +156,14 @@ class IndexStore:
         for part in _batches(chunks, self.batch_size):
             batch = chunks[part]
             collection.upsert(ids=[c.id for c in batch], documents=[c.text for c in batch],
-                              embeddings=[list(v) for v in vectors[part]],
-                              metadatas=[c.metadata(doc_hash) for c in batch])  # type: ignore[misc]
+                              embeddings=np.asarray(vectors[part], dtype=np.float32),
+                              metadatas=[c.metadata(doc_hash) for c in batch])
 
     def update_metadata(self, chunks: Sequence[Chunk], doc_hash: str) -> None:
         collection = self.chunks()
         for part in _batches(chunks, self.batch_size):
             batch = chunks[part]
-            collection.update(ids=[c.id for c in batch],
-                              metadatas=[c.metadata(doc_hash) for c in batch])  # type: ignore[misc]
+            collection.update(ids=[c.id for c in batch], metadatas=[c.metadata(doc_hash) for c in batch])
 
     def delete(self, ids: Sequence[str]) -> None:
         if not ids:

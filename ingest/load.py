@@ -36,7 +36,7 @@ def discover(sources: list[Path]) -> Iterator[tuple[Path, Path]]:
             raise SourceError(f"source folder {root} does not exist or is not a folder; pass --source DIR")
         for path in sorted(root.rglob("*")):
             hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-            if path.suffix.lower() in SUFFIXES and path.is_file() and not hidden:
+            if path.suffix.lower() in SUFFIXES and not path.is_dir() and not hidden:
                 yield root, path
 
 

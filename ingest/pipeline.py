@@ -106,7 +106,7 @@ class Ingestor:
         report.skipped = [SkippedFile(path=s.path, reason=s.reason, detail=s.detail) for s in loaded.skipped]
         report.documents_skipped = len(loaded.skipped)
         report.warnings = [str(n) for n in loaded.notices]
-        documents = self._unique(loaded.documents, report)
+        documents = self._unique(self._knowledge(loaded.documents, rules, report), report)
         manifest = store.manifest()
         fingerprint = config_fingerprint(self.settings, rules_text)
         plans = self._plan(documents, manifest, fingerprint, rules, store, report)
@@ -114,6 +114,18 @@ class Ingestor:
         self._remove(manifest, documents, {s.path for s in loaded.skipped}, store, report)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    @staticmethod
+    def _knowledge(documents: list[Document], rules: RuleSet, report: IngestReport) -> list[Document]:
+        kept = []
+        for doc in documents:
+            if rules.excludes_file(doc.source):
+                lines = f"1-{doc.body.count(chr(10)) + 1}"
+                report.excluded.append(ExcludedSpan(source=doc.source, lines=lines, section="(whole file)",
+                                                    rule="files", reason="listed under files: in the rules"))
+            else:
+                kept.append(doc)
+        return kept
 
     @staticmethod
     def _unique(documents: list[Document], report: IngestReport) -> list[Document]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DocKind = Literal["persona", "pattern", "other"]
 ChunkKind = Literal["prose", "template", "table"]
+Metadata = dict[str, str | int | float | bool | list[str | int | float | bool]]
 PROVIDERS = ("aws", "gcp", "azure", "cloudflare", "vercel", "netlify")
 
 
@@ -84,9 +85,9 @@ class Chunk(BaseModel):
     parent_id: str = ""  # for a template: its section's prose chunk
     ordinal: int = 0  # position within the document
 
-    def metadata(self, doc_hash: str) -> dict[str, Any]:
+    def metadata(self, doc_hash: str) -> Metadata:
         """Flat metadata for Chroma; lists are allowed, None is not."""
-        meta: dict[str, Any] = {
+        meta: Metadata = {
             "source": self.source,
             "title": self.title,
             "doc_kind": self.doc_kind,

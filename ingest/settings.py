@@ -6,10 +6,10 @@ No other module reads the environment: they receive a Settings (or a part of it)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 

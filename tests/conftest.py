@@ -1,0 +1,130 @@
+"""Shared fixtures: no network beyond loopback, settings in temp folders, small embedders."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.settings import Settings
+from tests.fakes import HashingEmbedder
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+SEEDS = ROOT.parent / "shared" / "seeds"
+_real_connect = socket.socket.connect
+
+
+def _is_loopback(address: object) -> bool:
+    if not isinstance(address, tuple):
+        return True  # unix sockets
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connection beyond this machine fails at once instead of hanging or leaking."""
+
+    def guarded(sock: socket.socket, address: object) -> object:
+        if not _is_loopback(address):
+            raise ConnectionRefusedError(f"tests may not connect to {address!r}")
+        return _real_connect(sock, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    return Settings(sources=[kb], index_dir=tmp_path / "index", exclude_rules=ROOT / "kb" / "exclude.yaml",
+                    embedding_model="test:hashing", max_chunk_tokens=64, target_chunk_tokens=48,
+                    _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def embedder() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture(scope="session")
+def bundled_embedder() -> Iterator[object]:
+    from ingest.embed import SentenceTransformerEmbedder
+
+    yield SentenceTransformerEmbedder()
+
+
+@pytest.fixture
+def seeds() -> Path:
+    if not SEEDS.is_dir():
+        pytest.skip("../shared/seeds is absent")
+    return SEEDS
+
+
+@pytest.fixture(scope="session")
+def seeds_index(tmp_path_factory: pytest.TempPathFactory, bundled_embedder: object) -> tuple[Settings, object]:
+    """The five reference documents, copied and ingested once with the bundled model."""
+    from ingest.pipeline import ingest
+
+    if not SEEDS.is_dir():
+        pytest.skip("../shared/seeds is absent")
+    base = tmp_path_factory.mktemp("seeds")
+    copy = base / "seeds"
+    shutil.copytree(SEEDS, copy)
+    for path in copy.iterdir():
+        path.chmod(0o644)
+    settings = Settings(sources=[copy], index_dir=base / "index", exclude_rules=ROOT / "kb" / "exclude.yaml",
+                        _env_file=None)  # type: ignore[call-arg]
+    report = ingest(settings, bundled_embedder)  # type: ignore[arg-type]
+    return settings, report
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server on a free loopback port, stopped after the session."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    chroma = Path(sys.executable).parent / "chroma"
+    port = free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
+    log = (data / "server.log").open("w")
+    proc = subprocess.Popen([str(chroma), "run", "--path", str(data / "db"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"chroma server did not start; see {data / 'server.log'}")
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)

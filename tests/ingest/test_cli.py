@@ -1,0 +1,66 @@
+"""The `kb` command as a user runs it: real processes, exit codes, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import ingest
+from ingest.settings import Settings
+from tests.conftest import FIXTURES, ROOT
+from tests.fakes import HashingEmbedder
+
+KB = Path(sys.executable).parent / "kb"
+
+
+def kb(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run([str(KB), *args], cwd=ROOT, capture_output=True, text=True, env=full_env, timeout=300)
+
+
+def test_missing_source_folder_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = kb("ingest", "--source", str(tmp_path / "nope"), "--index", str(tmp_path / "idx"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
+
+
+@pytest.mark.integration
+def test_ingest_json_then_stats_json(tmp_path: Path) -> None:
+    source = tmp_path / "docs"
+    shutil.copytree(FIXTURES / "docs", source)
+    (source / "binary.md").write_bytes(b"\x00\x01\x02")
+    first = kb("ingest", "--source", str(source), "--index", str(tmp_path / "idx"), "--json", "--explain")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report["documents_seen"] == 8 and report["documents_skipped"] == 1
+    assert report["skipped"][0]["reason"] == "binary" and report["excluded"]
+    second = json.loads(kb("ingest", "--source", str(source), "--index", str(tmp_path / "idx"), "--json").stdout)
+    assert second["chunks_added"] == 0 and second["model_loaded"] is False
+    stats = json.loads(kb("stats", "--index", str(tmp_path / "idx"), "--json").stdout)
+    assert stats["documents"] == 7 and stats["chunks"] == report["chunks_added"]
+    assert stats["chunks_by_kind"]["template"] == 2 and stats["dimension"] == 384
+
+
+def test_ingest_against_a_real_chroma_server(settings: Settings, chroma_server: str) -> None:
+    for name in ("table.md", "code-comments.md"):
+        shutil.copy(FIXTURES / "docs" / name, settings.sources[0] / name)
+    remote = settings.model_copy(update={"chroma_url": chroma_server, "collection": "server-test"})
+    report = ingest(remote, HashingEmbedder())
+    assert report.documents_changed == 2 and report.chunks_added > 3
+    assert ingest(remote, HashingEmbedder()).chunks_added == 0
+    result = kb("stats", "--json", env={"KB_CHROMA_URL": chroma_server, "KB_COLLECTION": "server-test"})
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert stats["index"] == chroma_server and stats["documents"] == 2
+    assert stats["chunks"] == report.chunks_added and not (settings.index_dir / "chroma").exists()
+
+
+def test_bad_chroma_url_is_a_clear_error(tmp_path: Path) -> None:
+    result = kb("stats", env={"KB_CHROMA_URL": "ftp://example"})
+    assert result.returncode != 0 and "is not an http(s) URL" in result.stderr

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from filelock import FileLock
+
+from ingest.errors import IndexLockedError, IndexMismatchError
+from ingest.index import IndexStore
+from ingest.pipeline import ingest
+from ingest.settings import Settings
+from tests.conftest import FIXTURES
+from tests.fakes import HashingEmbedder
+
+DOCS = FIXTURES / "docs"
+
+
+def _populate(settings: Settings, names: tuple[str, ...] = ("table.md", "code-comments.md", "agent.md")) -> Path:
+    kb = settings.sources[0]
+    for name in names:
+        shutil.copy(DOCS / name, kb / name)
+    return kb
+
+
+def snapshot(settings: Settings, model: str = "test:hashing") -> dict[str, Any]:
+    """Everything stored, for comparing an index with a clean build."""
+    store = IndexStore.open(settings, model)
+    got = store.chunks().get(include=["metadatas", "documents", "embeddings"])
+    chunks = {
+        i: (m, d, [round(float(x), 5) for x in e])
+        for i, m, d, e in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"], strict=True)
+    }
+    manifest = {k: (v.doc_hash, v.status, v.chunk_ids) for k, v in store.manifest().items()}
+    return {"chunks": chunks, "manifest": manifest}
+
+
+def test_first_ingest_then_noop(settings: Settings, embedder: HashingEmbedder) -> None:
+    _populate(settings)
+    first = ingest(settings, embedder)
+    assert first.documents_changed == 3 and first.chunks_added > 5 and first.templates_added == 2
+    assert {e.rule for e in first.excluded} >= {"commit-attribution", "quest-protocol"}
+    embedder.embedded.clear()
+    again = ingest(settings, embedder)
+    assert again.documents_unchanged == 3 and again.chunks_added == 0 and again.chunks_deleted == 0
+    assert not again.model_loaded and embedder.embedded == []
+
+
+def test_editing_one_document_reembeds_only_its_new_chunks(settings: Settings, embedder: HashingEmbedder) -> None:
+    kb = _populate(settings)
+    ingest(settings, embedder)
+    before = snapshot(settings)
+    path = kb / "table.md"
+    path.write_text(path.read_text().replace("Pick the runtime your team knows.",
+                                             "Pick the runtime your team can operate at 3 a.m."))
+    embedder.embedded.clear()
+    report = ingest(settings, embedder)
+    assert report.documents_changed == 1 and report.chunks_added == 1 and report.chunks_deleted == 1
+    assert len(embedder.embedded) == 1 and "3 a.m." in embedder.embedded[0]
+    after = snapshot(settings)
+    others = {i for i, (m, _, _) in before["chunks"].items() if m["source"] != "table.md"}
+    assert all(before["chunks"][i] == after["chunks"][i] for i in others)
+
+
+def test_inserting_lines_above_updates_line_numbers_without_reembedding(
+        settings: Settings, embedder: HashingEmbedder) -> None:
+    kb = _populate(settings, ("table.md",))
+    ingest(settings, embedder)
+    path = kb / "table.md"
+    path.write_text(path.read_text().replace("# Runtime comparison\n", "# Runtime comparison\n\n\n"))
+    embedder.embedded.clear()
+    report = ingest(settings, embedder)
+    assert report.chunks_added == 0 and embedder.embedded == []
+    lines = [m["start_line"] for m, _, _ in snapshot(settings)["chunks"].values()]
+    assert min(lines) == 7
+
+
+def test_deleting_a_document_removes_its_chunks(settings: Settings, embedder: HashingEmbedder) -> None:
+    kb = _populate(settings)
+    ingest(settings, embedder)
+    (kb / "code-comments.md").unlink()
+    report = ingest(settings, embedder)
+    assert report.documents_removed == 1 and report.chunks_deleted >= 3
+    state = snapshot(settings)
+    assert {m["source"] for m, _, _ in state["chunks"].values()} == {"table.md", "agent.md"}
+    assert set(state["manifest"]) == {"table.md", "agent.md"}
+
+
+def test_a_file_that_turns_bad_keeps_its_last_good_version(settings: Settings, embedder: HashingEmbedder) -> None:
+    kb = _populate(settings, ("table.md",))
+    ingest(settings, embedder)
+    before = snapshot(settings)
+    (kb / "table.md").write_bytes(b"\xff\xfe broken \x00")
+    report = ingest(settings, embedder)
+    assert [s.reason for s in report.skipped] == ["binary"]
+    assert snapshot(settings) == before
+
+
+def test_incremental_result_equals_a_clean_build(settings: Settings, embedder: HashingEmbedder,
+                                                 tmp_path: Path) -> None:
+    kb = _populate(settings)
+    ingest(settings, embedder)
+    (kb / "agent.md").unlink()
+    shutil.copy(DOCS / "huge-section.md", kb / "huge.md")
+    (kb / "table.md").write_text((kb / "table.md").read_text() + "\nA new closing line.\n")
+    ingest(settings, embedder)
+    clean = settings.model_copy(update={"index_dir": tmp_path / "clean"})
+    ingest(clean, HashingEmbedder())
+    assert snapshot(settings) == snapshot(clean)
+
+
+def test_other_model_is_refused_until_rebuild(settings: Settings, embedder: HashingEmbedder) -> None:
+    _populate(settings, ("table.md",))
+    ingest(settings, embedder)
+    other = HashingEmbedder(dimension=32, name="test:other")
+    with pytest.raises(IndexMismatchError, match="kb ingest --rebuild"):
+        ingest(settings, other)
+    report = ingest(settings, other, rebuild=True)
+    assert report.documents_changed == 1
+    assert IndexStore.open(settings, "test:other").info()["dimension"] == 32
+
+
+def test_second_ingest_fails_fast_while_the_lock_is_held(settings: Settings, embedder: HashingEmbedder) -> None:
+    settings.index_dir.mkdir(parents=True)
+    with FileLock(str(settings.lock_file)), pytest.raises(IndexLockedError, match="another `kb ingest`"):
+        ingest(settings, embedder)
+
+
+def test_duplicate_relative_paths_across_sources_warn(settings: Settings, embedder: HashingEmbedder,
+                                                      tmp_path: Path) -> None:
+    _populate(settings, ("table.md",))
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    shutil.copy(DOCS / "table.md", extra / "table.md")
+    report = ingest(settings.model_copy(update={"sources": [*settings.sources, extra]}), embedder)
+    assert report.documents_changed == 1
+    assert any("also found under" in w for w in report.warnings)
+
+
+def test_files_listed_in_rules_are_not_indexed(settings: Settings, embedder: HashingEmbedder,
+                                               tmp_path: Path) -> None:
+    _populate(settings, ("table.md",))
+    (settings.sources[0] / "README.md").write_text("# How to write documents\n\nAdd a file.\n")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("files: [README.md]\nrules: []\n")
+    report = ingest(settings.model_copy(update={"exclude_rules": rules}), embedder)
+    assert report.documents_changed == 1
+    assert [(e.source, e.rule) for e in report.excluded] == [("README.md", "files")]
