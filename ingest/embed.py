@@ -16,6 +16,7 @@ from ingest.errors import ModelError
 from ingest.settings import BUNDLED_MODEL
 
 Vectors = npt.NDArray[np.float32]
+Span = tuple[int, int]
 
 
 class Embedder(Protocol):
@@ -25,6 +26,10 @@ class Embedder(Protocol):
     def count_tokens(self, texts: list[str]) -> list[int]: ...
 
     def embed(self, texts: list[str]) -> Vectors: ...
+
+    def embed_with_spans(self, texts: list[str], spans: list[list[Span]]) -> tuple[Vectors, list[list[Vectors | None]]]:
+        """Text vectors, plus a vector per character span (None if the span was truncated away)."""
+        ...
 
     @property
     def dimension(self) -> int: ...
@@ -102,6 +107,33 @@ class SentenceTransformerEmbedder:
                                     convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
+    def embed_with_spans(self, texts: list[str], spans: list[list[Span]]) -> tuple[Vectors, list[list[Vectors | None]]]:
+        """One forward pass: the text vector is the model's own mean pooling over all tokens, and a
+        span's vector pools the same contextual tokens inside it, so sentences cost no extra pass."""
+        tokens = self.model.encode(texts, batch_size=self.batch_size, output_value="token_embeddings",
+                                   convert_to_numpy=False, show_progress_bar=False)
+        encodings = self._tokenizer_or_load().encode_batch(texts) if spans else []
+        vectors = np.zeros((len(texts), len(tokens[0][0]) if texts else 0), dtype=np.float32)
+        span_vectors: list[list[Vectors | None]] = []
+        for row, token_matrix in enumerate(tokens):
+            matrix = token_matrix.float().numpy()
+            vectors[row] = _unit(matrix.mean(axis=0))
+            offsets = list(encodings[row].offsets) if spans else []
+            if len(offsets) > len(matrix):  # truncated: the model's last row is its end token
+                offsets = [*offsets[: len(matrix) - 1], (0, 0)]
+            span_vectors.append([_pool(matrix, offsets, span) for span in spans[row]] if spans else [])
+        return vectors, span_vectors
+
     @property
     def dimension(self) -> int:
         return int(self.model.get_embedding_dimension())
+
+
+def _unit(vector: Vectors) -> Vectors:
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm if norm else vector).astype(np.float32)
+
+
+def _pool(matrix: Vectors, offsets: list[tuple[int, int]], span: Span) -> Vectors | None:
+    rows = [i for i, (a, b) in enumerate(offsets) if b > a and a >= span[0] and b <= span[1]]
+    return _unit(matrix[rows].mean(axis=0)) if rows else None

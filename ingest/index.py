@@ -29,6 +29,25 @@ _PLACEHOLDER = [1.0]  # manifest records carry no meaning in their vector
 
 
 @dataclass(frozen=True)
+class SentenceRecord:
+    chunk_id: str
+    source: str
+    position: int
+    start: int  # character offsets into the chunk text
+    end: int
+    text: str
+    vector: Sequence[float]
+
+    @property
+    def id(self) -> str:
+        return f"{self.chunk_id}:{self.position}"
+
+    def metadata(self) -> Metadata:
+        return {"chunk_id": self.chunk_id, "source": self.source, "position": self.position,
+                "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
 class ManifestEntry:
     source: str
     doc_hash: str
@@ -70,6 +89,7 @@ class IndexStore:
         self.batch_size = max(1, min(client.get_max_batch_size(), 1000))
         self._chunks: Collection | None = None
         self._manifest: Collection | None = None
+        self._sentences: Collection | None = None
 
     @classmethod
     def open(cls, settings: Settings, model_name: str) -> IndexStore:
@@ -115,12 +135,20 @@ class IndexStore:
                 f"{self.name}-manifest", embedding_function=None, metadata={"schema_version": SCHEMA_VERSION})
         return self._manifest
 
+    def sentences(self) -> Collection:
+        """One record per answer unit of a prose chunk, with the vector pooled at ingest."""
+        if self._sentences is None:
+            self._sentences = self.client.get_or_create_collection(
+                f"{self.name}-sentences", embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                metadata={"schema_version": SCHEMA_VERSION})
+        return self._sentences
+
     def reset(self) -> None:
         """Drop everything (for --rebuild)."""
-        for name in (self.name, f"{self.name}-manifest"):
+        for name in (self.name, f"{self.name}-manifest", f"{self.name}-sentences"):
             with contextlib.suppress(Exception):  # an absent collection is already "deleted"
                 self.client.delete_collection(name)
-        self._chunks = self._manifest = None
+        self._chunks = self._manifest = self._sentences = None
 
     # -- manifest ----------------------------------------------------------------------------
     def manifest(self) -> dict[str, ManifestEntry]:
@@ -158,6 +186,22 @@ class IndexStore:
             collection.upsert(ids=[c.id for c in batch], documents=[c.text for c in batch],
                               embeddings=np.asarray(vectors[part], dtype=np.float32),
                               metadatas=[c.metadata(doc_hash) for c in batch])
+
+    def upsert_sentences(self, records: Sequence[SentenceRecord]) -> None:
+        collection = self.sentences()
+        for part in _batches(records, self.batch_size):
+            batch = records[part]
+            collection.upsert(ids=[r.id for r in batch], documents=[r.text for r in batch],
+                              embeddings=np.asarray([r.vector for r in batch], dtype=np.float32),
+                              metadatas=[r.metadata() for r in batch])
+
+    def prune_sentences(self, source: str, keep_chunk_ids: set[str]) -> None:
+        """Remove a document's sentences whose chunk is gone (or never got written)."""
+        got = self.sentences().get(where={"source": source}, include=["metadatas"])
+        stale = [i for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+                 if m["chunk_id"] not in keep_chunk_ids]
+        for part in _batches(stale, self.batch_size):
+            self.sentences().delete(ids=stale[part])
 
     def update_metadata(self, chunks: Sequence[Chunk], doc_hash: str) -> None:
         collection = self.chunks()

@@ -14,10 +14,11 @@ from ingest.chunk import Chunker, ChunkLimits
 from ingest.clean import RuleSet, load_rules, remove_non_knowledge
 from ingest.embed import Embedder
 from ingest.errors import IndexLockedError
-from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry
+from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry, SentenceRecord
 from ingest.load import load_documents
 from ingest.markdown import parse_sections
 from ingest.records import Chunk, Document, Exclusion, Notice
+from ingest.sentences import sentence_spans
 from ingest.settings import Settings
 
 Progress = Callable[[int, int], None]
@@ -163,7 +164,7 @@ class Ingestor:
 
     def _embed_and_write(self, plans: list[_Plan], store: IndexStore, report: IngestReport) -> None:
         pending = [c for plan in plans for c in plan.new]
-        vectors = self._embed([c.embed_text for c in pending], report) if pending else []
+        vectors, sentences = self._embed(pending, report) if pending else ([], {})
         by_id = dict(zip([c.id for c in pending], vectors, strict=True))
         dimension = len(vectors[0]) if len(vectors) else 0
         for plan in plans:
@@ -171,29 +172,44 @@ class Ingestor:
             store.mark(plan.doc.key, plan.doc_hash, "pending", ids, plan.doc.title, plan.doc.kind)
             new = plan.new
             if new:
+                # Sentences first: a chunk that exists always has its sentences.
+                store.upsert_sentences([r for c in new for r in sentences.get(c.id, [])])
                 store.upsert(new, [by_id[c.id] for c in new], plan.doc_hash, dimension)
             kept = [c for c in plan.chunks if c.id in plan.existing]
             if kept:
                 store.update_metadata(kept, plan.doc_hash)
             stale = sorted(plan.existing - set(ids))
             store.delete(stale)
+            store.prune_sentences(plan.doc.key, set(ids))
             store.mark(plan.doc.key, plan.doc_hash, "done", ids, plan.doc.title, plan.doc.kind)
             report.chunks_added += len(new)
             report.chunks_unchanged += len(kept)
             report.chunks_deleted += len(stale)
             report.templates_added += sum(c.kind == "template" for c in new)
 
-    def _embed(self, texts: list[str], report: IngestReport) -> list[list[float]]:
+    def _embed(self, chunks: list[Chunk], report: IngestReport
+               ) -> tuple[list[list[float]], dict[str, list[SentenceRecord]]]:
+        """Chunk vectors and, from the same forward pass, a vector per answer sentence of prose."""
         started = time.perf_counter()
         report.model_loaded = True
-        batch = max(self.settings.embed_batch_size * 4, 256)  # progress granularity, not model batch size
+        batch = max(self.settings.embed_batch_size * 4, 256)  # bounds memory for token vectors
         vectors: list[list[float]] = []
-        self.progress(0, len(texts))
-        for start in range(0, len(texts), batch):
-            vectors.extend(self.embedder.embed(texts[start : start + batch]).tolist())
-            self.progress(min(start + batch, len(texts)), len(texts))
+        sentences: dict[str, list[SentenceRecord]] = {}
+        self.progress(0, len(chunks))
+        for start in range(0, len(chunks), batch):
+            part = chunks[start : start + batch]
+            spans = [sentence_spans(c.text) if c.kind == "prose" else [] for c in part]
+            shifts = [len(c.embed_text) - len(c.text) for c in part]
+            shifted = [[(a + d, b + d) for a, b in row] for row, d in zip(spans, shifts, strict=True)]
+            chunk_vectors, span_vectors = self.embedder.embed_with_spans([c.embed_text for c in part], shifted)
+            vectors.extend(chunk_vectors.tolist())
+            for chunk, row, pooled in zip(part, spans, span_vectors, strict=True):
+                sentences[chunk.id] = [
+                    SentenceRecord(chunk.id, chunk.source, i, a, b, chunk.text[a:b], vector.tolist())
+                    for i, ((a, b), vector) in enumerate(zip(row, pooled, strict=True)) if vector is not None]
+            self.progress(min(start + batch, len(chunks)), len(chunks))
         report.embed_seconds = round(time.perf_counter() - started, 3)
-        return vectors
+        return vectors, sentences
 
     @staticmethod
     def _remove(manifest: dict[str, ManifestEntry], documents: list[Document], skipped: set[str],
@@ -203,6 +219,7 @@ class Ingestor:
         for source in sorted(set(manifest) - present - skipped):
             stored = sorted(store.stored_ids(source))
             store.delete(stored)
+            store.prune_sentences(source, set())
             store.forget(source)
             report.documents_removed += 1
             report.chunks_deleted += len(stored)

@@ -29,8 +29,21 @@ class HashingEmbedder:
         # Like a word-piece tokenizer: additive across whitespace, plus two special tokens.
         return [len(_TOKEN.findall(text)) + 2 for text in texts]
 
+    def embed_with_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]
+                         ) -> tuple[Vectors, list[list[Vectors | None]]]:
+        vectors = self.embed(texts)
+        pieces = [text[a:b] for text, row in zip(texts, spans, strict=True) for a, b in row]
+        pooled = list(self._vectors(pieces)) if pieces else []
+        out: list[list[Vectors | None]] = []
+        for row in spans:
+            out.append([pooled.pop(0) for _ in row])
+        return vectors, out
+
     def embed(self, texts: list[str]) -> Vectors:
         self.embedded.extend(texts)
+        return self._vectors(texts)
+
+    def _vectors(self, texts: list[str]) -> Vectors:
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for token in _TOKEN.findall(text.lower()):

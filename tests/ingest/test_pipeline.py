@@ -33,7 +33,12 @@ def snapshot(settings: Settings, model: str = "test:hashing") -> dict[str, Any]:
         for i, m, d, e in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"], strict=True)
     }
     manifest = {k: (v.doc_hash, v.status, v.chunk_ids) for k, v in store.manifest().items()}
-    return {"chunks": chunks, "manifest": manifest}
+    got = store.sentences().get(include=["metadatas", "documents", "embeddings"])
+    sentences = {
+        i: (m, d, [round(float(x), 5) for x in e])
+        for i, m, d, e in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"], strict=True)
+    }
+    return {"chunks": chunks, "manifest": manifest, "sentences": sentences}
 
 
 def test_first_ingest_then_noop(settings: Settings, embedder: HashingEmbedder) -> None:
@@ -147,3 +152,16 @@ def test_files_listed_in_rules_are_not_indexed(settings: Settings, embedder: Has
     report = ingest(settings.model_copy(update={"exclude_rules": rules}), embedder)
     assert report.documents_changed == 1
     assert [(e.source, e.rule) for e in report.excluded] == [("README.md", "files")]
+
+
+def test_prose_sentences_are_stored_with_offsets_into_their_chunk(settings: Settings,
+                                                                   embedder: HashingEmbedder) -> None:
+    _populate(settings, ("table.md", "huge-section.md"))
+    ingest(settings, embedder)
+    state = snapshot(settings)
+    texts = {i: d for i, (_, d, _) in state["chunks"].items()}
+    assert len(state["sentences"]) > 20
+    for meta, text, _ in state["sentences"].values():
+        assert texts[meta["chunk_id"]][meta["start"] : meta["end"]] == text
+    kinds = {state["chunks"][m["chunk_id"]][0]["kind"] for m, _, _ in state["sentences"].values()}
+    assert kinds == {"prose"}
