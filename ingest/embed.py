@@ -76,6 +76,9 @@ class SentenceTransformerEmbedder:
             return
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
             self._model = SentenceTransformer(self._path, device="cpu", local_files_only=True)
         except (OSError, ValueError) as exc:

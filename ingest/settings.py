@@ -20,6 +20,19 @@ class RetrieveSettings(BaseModel):
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
 
 
+class AnswerSettings(BaseModel):
+    min_points: int = Field(2, ge=1, le=10)
+    max_points: int = Field(6, ge=1, le=12)
+    max_templates: int = Field(2, ge=0, le=6)
+    skip_sections: list[str] = Field(default_factory=lambda: ["Related"],
+                                     description="headings whose sentences are navigation, not evidence")
+    # evidence = dense_weight * best cosine + (1 - dense_weight) * share of question terms found;
+    # below min_evidence the bot abstains. Calibrated on the eval questions (evals/calibration.md).
+    dense_weight: float = Field(0.6, ge=0, le=1)
+    min_evidence: float = Field(0.3, ge=0, le=1)
+    llm_timeout: float = Field(30.0, gt=0)
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=1, le=65535)
@@ -43,7 +56,10 @@ class Settings(BaseSettings):
     min_template_lines: int = Field(3, ge=1, description="smaller code blocks stay inline in the prose")
     max_file_bytes: int = Field(5_000_000, ge=1)
     exclude_rules: Path = Path("kb/exclude.yaml")
+    persona: Path = Path("kb/personas/serverless-architect.md")
+    llm: str = Field("", description="KB_LLM=provider:model enables the optional LLM answerer")
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
 
     @field_validator("sources", mode="before")
@@ -53,6 +69,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [Path(part) for part in value.split(":") if part]
         return value
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.index_dir / "cache"
 
     @property
     def chroma_dir(self) -> Path:

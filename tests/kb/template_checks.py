@@ -32,6 +32,8 @@ ALIASES = {
 BIN = Path(sys.executable).parent
 # cfn-lint warnings for templates CloudFormation would reject at deploy time: treated as errors.
 PROMOTED_WARNINGS = frozenset({"W2533"})  # Zip function without Runtime/Handler
+# ruff's E, F and B rules with ruff's defaults (line length 88), ignoring the project's configuration.
+RUFF_ARGS = ("--isolated", "--select", "E,F,B")
 
 
 @dataclass(frozen=True)
@@ -348,8 +350,8 @@ def check_python_syntax(code: str) -> list[Issue]:
 
 
 def ruff_issues(code: str) -> list[Issue]:
-    """`ruff check --select E,F,B` over the block, isolated from the project's configuration."""
-    command = [str(BIN / "ruff"), "check", "--no-cache", "--isolated", "--select", "E,F,B",
+    """`ruff check` with RUFF_ARGS over the block."""
+    command = [str(BIN / "ruff"), "check", "--no-cache", *RUFF_ARGS,
                "--output-format", "json", "--stdin-filename", "x.py", "-"]
     result = subprocess.run(command, input=code, capture_output=True, text=True, timeout=60, check=False)
     if result.returncode not in {0, 1}:

@@ -1,0 +1,1 @@
+"""Answers: hybrid retrieval, extractive composition with citations, templates and disclaimers."""

@@ -1,0 +1,56 @@
+"""The answer contract: what `kb ask --json`, the API, the web UI and Slack all receive."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Citation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    n: int = Field(ge=1)
+    source: str  # path relative to its source folder
+    title: str
+    section: str
+    anchor: str
+    start_line: int
+    end_line: int
+    score: float
+    text: str  # the whole cited chunk
+    kind: str = "prose"
+
+
+class Template(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    n: int = Field(ge=1, description="the citation this template comes from")
+    language: str
+    code: str  # verbatim from the knowledge base
+    source: str
+    section: str
+
+
+class Timings(BaseModel):
+    retrieve: float = 0.0
+    compose: float = 0.0
+    total: float = 0.0
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str  # markdown: key points, templates, sources, disclaimer
+    abstained: bool
+    mode: Literal["extractive", "llm"] = "extractive"
+    citations: list[Citation] = Field(default_factory=list)
+    templates: list[Template] = Field(default_factory=list)
+    disclaimer: str
+    points: list[str] = Field(default_factory=list, description="the key points, each ending in its [n]")
+    notes: list[str] = Field(default_factory=list, description="e.g. why the LLM answer fell back")
+    timings_ms: Timings = Field(default_factory=Timings)
+
+    def contract(self) -> dict[str, object]:
+        """The documented JSON object of `kb ask --json`."""
+        return self.model_dump(include={"question", "answer", "abstained", "mode", "citations", "templates",
+                                         "disclaimer", "timings_ms"})

@@ -1,0 +1,142 @@
+"""The answer chain: clean → contextualise → retrieve → judge → compose, as a LangChain runnable."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.answer import Answer, Timings
+from bot.compose import Composer
+from bot.corpus import Corpus, load_corpus
+from bot.followup import contextualize
+from bot.persona import Persona, load_persona
+from bot.question import clean_question
+from bot.retrieve import Filters, HybridRetriever, Retrieval
+from bot.scope import Verdict, judge
+from ingest.embed import Embedder
+from ingest.index import IndexStore
+from ingest.settings import Settings
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str
+    history: list[str] = Field(default_factory=list, description="earlier questions in this conversation")
+    k: int | None = Field(None, ge=1, le=50)
+    filters: Filters = Filters()
+
+
+class Answerer(Protocol):
+    """Turns retrieved evidence into an Answer; the extractive composer and the LLM both fit."""
+
+    mode: str
+
+    def answer(self, question: str, retrieval: Retrieval, composer: Composer) -> Answer: ...
+
+
+class ExtractiveAnswerer:
+    mode = "extractive"
+
+    def answer(self, question: str, retrieval: Retrieval, composer: Composer) -> Answer:
+        return composer.compose(question, retrieval)
+
+
+def abstention(question: str, persona: Persona, verdict: Verdict) -> Answer:
+    scope = "; ".join(persona.data.scope)
+    example = persona.data.example_questions[0] if persona.data.example_questions else ""
+    if verdict.reason == "instruction override attempt":
+        lead = "I only answer serverless architecture questions from the knowledge base, and I can't change how I work."
+    else:
+        lead = "I couldn't find this in the knowledge base, so I won't guess."
+    message = f"{lead}\n\nThe knowledge base covers: {scope}."
+    if example:
+        message += f"\n\nFor example, you could ask: \"{example}\""
+    disclaimer = persona.disclaimer()
+    return Answer(question=question, answer=f"{message}\n\n> {disclaimer}", abstained=True,
+                  disclaimer=disclaimer, notes=[verdict.reason])
+
+
+class Bot:
+    """Loads the index, model and persona once; answers many questions."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, answerer: Answerer | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.answerer: Answerer = answerer or ExtractiveAnswerer()
+        self.store = IndexStore.open(settings, embedder.name)
+        self.corpus: Corpus | None = None
+        self.persona: Persona | None = None
+        self._retriever: HybridRetriever | None = None
+        self._composer: Composer | None = None
+
+    def warm_up(self) -> Bot:
+        self.store.check_model()
+        self.corpus = load_corpus(self.store, self.settings.cache_dir)
+        self.persona = load_persona(self.settings.persona)
+        self._retriever = HybridRetriever(self.store, self.corpus, self.embedder, self.settings.retrieve)
+        self._composer = Composer(self.corpus, self.persona, self.settings.answer)
+        self.embedder.embed(["warm up"])
+        return self
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        if self._retriever is None:
+            self.warm_up()
+        assert self._retriever is not None
+        return self._retriever
+
+    @property
+    def composer(self) -> Composer:
+        if self._composer is None:
+            self.warm_up()
+        assert self._composer is not None
+        return self._composer
+
+    def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
+            filters: Filters | None = None) -> Answer:
+        request = AskRequest(question=question, history=list(history), k=k, filters=filters or Filters())
+        return self.chain().invoke(request)
+
+    def chain(self) -> Runnable[AskRequest, Answer]:
+        return RunnableLambda(self._prepare) | RunnableLambda(self._retrieve) | RunnableLambda(self._compose)
+
+    def _prepare(self, request: AskRequest) -> dict[str, Any]:
+        question = clean_question(request.question)
+        history = [clean_question(h) for h in request.history if h.strip()][-3:]
+        return {"request": request, "question": question, "query": contextualize(question, history),
+                "started": time.perf_counter()}
+
+    def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
+        request: AskRequest = state["request"]
+        state["retrieval"] = self.retriever.search(state["query"], request.k, request.filters)
+        state["retrieved"] = time.perf_counter()
+        return state
+
+    def _compose(self, state: dict[str, Any]) -> Answer:
+        retrieval: Retrieval = state["retrieval"]
+        assert self.corpus is not None and self.persona is not None
+        verdict = judge(state["query"], retrieval, self.corpus, self.settings.answer)
+        answer = None
+        if verdict.answer:
+            answer = self.answerer.answer(state["question"], retrieval, self.composer)
+            if not answer.points:
+                verdict, answer = Verdict(False, "no quotable evidence"), None
+        if answer is None:
+            answer = abstention(state["question"], self.persona, verdict)
+        done = time.perf_counter()
+        answer.timings_ms = Timings(retrieve=_ms(state["retrieved"] - state["started"]),
+                                    compose=_ms(done - state["retrieved"]), total=_ms(done - state["started"]))
+        return answer
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def load_bot(settings: Settings, embedder: Embedder, answerer: Answerer | None = None) -> Bot:
+    return Bot(settings, embedder, answerer).warm_up()

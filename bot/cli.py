@@ -1,0 +1,62 @@
+"""`kb ask`: registered on the `kb` app by ingest.cli's plugin hook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+
+from bot.answer import Answer
+from bot.retrieve import Filters
+from ingest.errors import QuestionError
+
+
+def print_answer(answer: Answer, console: Console) -> None:
+    console.print(Markdown(answer.answer))
+    timings = answer.timings_ms
+    console.print(f"[dim]{answer.mode}, {timings.total:.0f} ms (retrieve {timings.retrieve:.0f}, "
+                  f"compose {timings.compose:.0f})[/dim]")
+
+
+def register(app: typer.Typer) -> None:
+    from ingest.cli import IndexOpt, JsonOpt, SourceOpt, build_settings, make_embedder
+
+    @app.command()
+    def ask(question: str | None = typer.Argument(None, help="the question, in quotes"),
+            source: list[Path] | None = SourceOpt, index: Path | None = IndexOpt,
+            k: int | None = typer.Option(None, "--k", min=1, max=50, help="chunks to retrieve"),
+            provider: str | None = typer.Option(None, "--provider", help="aws, gcp, azure, cloudflare, ..."),
+            batch: Path | None = typer.Option(None, "--batch", help="a file with one question per line"),
+            as_json: bool = JsonOpt) -> None:
+        """Answer a question from the knowledge base, with citations, templates and a disclaimer."""
+        from bot.chain import load_bot
+        from bot.llm import answerer_for
+
+        if (question is None) == (batch is None):
+            raise QuestionError("give either a QUESTION or --batch FILE")
+        questions = _read_batch(batch) if batch else [question or ""]
+        settings = build_settings(source, index)
+        embedder = make_embedder(settings)
+        bot = load_bot(settings, embedder, answerer_for(settings))
+        filters = Filters(provider=provider.lower() if provider else None)
+        console = Console()
+        for text in questions:
+            answer = bot.ask(text, k=k, filters=filters)
+            if as_json:
+                print(json.dumps(answer.contract(), ensure_ascii=False))
+            else:
+                print_answer(answer, console)
+
+
+def _read_batch(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise QuestionError(f"cannot read {path}: {exc.strerror}") from None
+    questions = [line for line in lines if line.strip()]
+    if not questions:
+        raise QuestionError(f"{path} has no questions (one per line)")
+    return questions

@@ -1,0 +1,119 @@
+"""The stored chunks held in memory for one index version: texts, vectors, sentences and BM25.
+
+Loaded once at warm-up. The BM25 index is persisted beside the index, keyed by the manifest's
+fingerprint, so it is rebuilt only when the knowledge base changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from bot.text import terms
+from ingest.embed import Vectors
+from ingest.index import IndexStore
+
+
+@dataclass(frozen=True)
+class Sentence:
+    chunk: int  # row of its chunk in the corpus
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Corpus:
+    ids: list[str]
+    texts: list[str]
+    metas: list[dict[str, Any]]
+    vectors: Vectors
+    sentences: list[Sentence]
+    sentence_vectors: Vectors
+    fingerprint: str
+    bm25: bm25s.BM25 | None = None
+    row: dict[str, int] = field(default_factory=dict)
+    children: dict[int, list[int]] = field(default_factory=dict)  # prose row -> template rows
+    by_chunk: dict[int, list[int]] = field(default_factory=dict)  # chunk row -> sentence rows
+    term_sets: list[set[str]] = field(default_factory=list)  # stemmed content words of each chunk
+
+    def __post_init__(self) -> None:
+        self.row = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
+        children: dict[int, list[int]] = defaultdict(list)
+        for i, meta in enumerate(self.metas):
+            parent = self.row.get(str(meta.get("parent_id") or ""))
+            if parent is not None and meta["kind"] == "template":
+                children[parent].append(i)
+        self.children = dict(children)
+        by_chunk: dict[int, list[int]] = defaultdict(list)
+        for i, sentence in enumerate(self.sentences):
+            by_chunk[sentence.chunk].append(i)
+        self.by_chunk = dict(by_chunk)
+        self.term_sets = [set(terms(self.search_text(i))) for i in range(len(self.ids))]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search_text(self, row: int) -> str:
+        meta = self.metas[row]
+        return f"{meta['title']} {meta['section']} {self.texts[row]}"
+
+
+def manifest_fingerprint(store: IndexStore) -> str:
+    entries = sorted((m.source, m.doc_hash, m.status) for m in store.manifest().values())
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]
+
+
+def _fetch(collection: Any, include: list[str], page: int) -> dict[str, list[Any]]:
+    merged: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
+    total = collection.count()
+    for offset in range(0, total, page):
+        got = collection.get(include=include, limit=page, offset=offset)
+        merged["ids"].extend(got["ids"])
+        for key in include:
+            merged[key].extend(list(got[key]) if got[key] is not None else [])
+    return merged
+
+
+def load_corpus(store: IndexStore, cache_dir: Path) -> Corpus:
+    fingerprint = manifest_fingerprint(store)
+    chunks = _fetch(store.chunks(), ["documents", "metadatas", "embeddings"], store.batch_size)
+    dimension = len(chunks["embeddings"][0]) if chunks["embeddings"] else 0
+    vectors = np.asarray(chunks["embeddings"], dtype=np.float32).reshape(-1, dimension)
+    row = {chunk_id: i for i, chunk_id in enumerate(chunks["ids"])}
+    stored = _fetch(store.sentences(), ["documents", "metadatas", "embeddings"], store.batch_size)
+    sentences, sentence_rows = [], []
+    for i, (meta, text) in enumerate(zip(stored["metadatas"], stored["documents"], strict=True)):
+        if meta["chunk_id"] in row:
+            sentences.append(Sentence(row[meta["chunk_id"]], int(meta["start"]), int(meta["end"]), text))
+            sentence_rows.append(i)
+    sentence_vectors = np.asarray([stored["embeddings"][i] for i in sentence_rows], dtype=np.float32)
+    corpus = Corpus(chunks["ids"], chunks["documents"], [dict(m) for m in chunks["metadatas"]], vectors,
+                    sentences, sentence_vectors.reshape(-1, dimension), fingerprint)
+    corpus.bm25 = _bm25(corpus, cache_dir)
+    return corpus
+
+
+def _bm25(corpus: Corpus, cache_dir: Path) -> bm25s.BM25 | None:
+    if not len(corpus):
+        return None
+    folder = cache_dir / f"bm25-{corpus.fingerprint}"
+    ids_file = folder / "chunk_ids.json"
+    if ids_file.exists() and json.loads(ids_file.read_text()) == corpus.ids:
+        return bm25s.BM25.load(str(folder))
+    retriever = bm25s.BM25()
+    retriever.index([terms(corpus.search_text(i)) or ["_"] for i in range(len(corpus))], show_progress=False)
+    for old in cache_dir.glob("bm25-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    retriever.save(str(folder))
+    ids_file.write_text(json.dumps(corpus.ids))
+    return retriever

@@ -1,0 +1,187 @@
+"""Hybrid retrieval: dense search in Chroma plus BM25, fused by reciprocal rank, then diversified."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import BaseModel, ConfigDict
+
+from bot.corpus import Corpus
+from bot.text import terms
+from ingest.embed import Embedder, Vectors
+from ingest.index import IndexStore
+from ingest.settings import RetrieveSettings
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MIN_SHOULD_MATCH = 0.4
+MAX_PER_SECTION = 2
+MAX_PER_DOCUMENT = 3
+
+
+class Filters(BaseModel):
+    """Metadata filters; None means any."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: str | None = None
+    doc_kind: str | None = None
+    kind: str | None = None
+    source: str | None = None
+
+    def where(self) -> dict[str, Any] | None:
+        # The persona describes the bot itself; it is configuration, not an answer source.
+        clauses: list[dict[str, Any]] = [] if self.doc_kind else [{"doc_kind": {"$ne": "persona"}}]
+        if self.provider:
+            clauses.append({"providers": {"$contains": self.provider}})
+        for key, value in (("doc_kind", self.doc_kind), ("kind", self.kind), ("source", self.source)):
+            if value:
+                clauses.append({key: value})
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def accepts(self, meta: dict[str, Any]) -> bool:
+        if not self.doc_kind and meta.get("doc_kind") == "persona":
+            return False
+        if self.provider and self.provider not in (meta.get("providers") or []):
+            return False
+        return all(not value or meta.get(key) == value
+                   for key, value in (("doc_kind", self.doc_kind), ("kind", self.kind), ("source", self.source)))
+
+
+@dataclass(frozen=True)
+class Hit:
+    row: int  # the chunk's row in the corpus
+    score: float  # fused (reciprocal rank) score
+    dense: float  # cosine similarity to the query
+    lexical: float  # BM25 score
+    rank: int
+    companion: bool = False  # brought along by a related hit, not retrieved for itself
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    query: str
+    vector: Vectors
+    hits: list[Hit]
+
+
+class HybridRetriever:
+    def __init__(self, store: IndexStore, corpus: Corpus, embedder: Embedder, settings: RetrieveSettings) -> None:
+        self.store = store
+        self.corpus = corpus
+        self.embedder = embedder
+        self.settings = settings
+
+    def embed_query(self, query: str) -> Vectors:
+        return np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+
+    def dense(self, vector: Vectors, n: int, filters: Filters) -> list[tuple[int, float]]:
+        got = self.store.chunks().query(query_embeddings=[vector.tolist()], n_results=max(1, min(n, len(self.corpus))),
+                                        where=filters.where(), include=["distances"])
+        ids, distances = got["ids"][0], (got["distances"] or [[]])[0]
+        return [(self.corpus.row[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)
+                if i in self.corpus.row]
+
+    def lexical(self, query: str, n: int, filters: Filters) -> list[tuple[int, float]]:
+        bm25 = self.corpus.bm25
+        if bm25 is None:
+            return []
+        wanted = set(terms(query))
+        known = [t for t in wanted if t in bm25.vocab_dict]
+        if not known:
+            return []
+        scores = bm25.get_scores(known)
+        order = np.argsort(-scores)
+        # Minimum should-match: a chunk sharing one common word with a long question is noise
+        # that would otherwise get a full vote in the fusion.
+        needed = max(1, math.ceil(MIN_SHOULD_MATCH * len(wanted)))
+        ranked = [(int(i), float(scores[i])) for i in order[: n * 4] if scores[i] > 0]
+        return [(i, s) for i, s in ranked if filters.accepts(self.corpus.metas[i])
+                and len(wanted & self.corpus.term_sets[i]) >= needed][:n]
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None, mode: Mode = "hybrid",
+               vector: Vectors | None = None) -> Retrieval:
+        k = k or self.settings.k
+        filters = filters or Filters()
+        vector = self.embed_query(query) if vector is None else vector
+        n = self.settings.candidates
+        dense = self.dense(vector, n, filters) if mode != "bm25" else []
+        lexical = self.lexical(query, n, filters) if mode != "dense" else []
+        fused = self._fuse(dense, lexical, vector)
+        return Retrieval(query, vector, self._with_companions(self._diversify(fused, k), filters))
+
+    def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], vector: Vectors) -> list[Hit]:
+        rrf: dict[int, float] = {}
+        for ranking in (dense, lexical):
+            for rank, (row, _) in enumerate(ranking):
+                rrf[row] = rrf.get(row, 0.0) + 1.0 / (self.settings.rrf_k + rank + 1)
+        cosine = dict(dense)
+        bm25 = dict(lexical)
+        hits = []
+        for rank, (row, score) in enumerate(sorted(rrf.items(), key=lambda item: -item[1])):
+            cos = cosine.get(row)
+            if cos is None:
+                cos = float(self.corpus.vectors[row] @ vector)
+            hits.append(Hit(row, score, cos, bm25.get(row, 0.0), rank))
+        return hits
+
+    def _diversify(self, hits: list[Hit], k: int) -> list[Hit]:
+        """Not five chunks of one section: cap hits per section and per document."""
+        per_section: Counter[tuple[str, str]] = Counter()
+        per_doc: Counter[str] = Counter()
+        chosen: list[Hit] = []
+        for hit in hits:
+            meta = self.corpus.metas[hit.row]
+            section = (meta["source"], meta["section"])
+            if per_section[section] >= MAX_PER_SECTION or per_doc[meta["source"]] >= MAX_PER_DOCUMENT:
+                continue
+            per_section[section] += 1
+            per_doc[meta["source"]] += 1
+            chosen.append(hit)
+            if len(chosen) == k:
+                break
+        return chosen
+
+    def _with_companions(self, hits: list[Hit], filters: Filters) -> list[Hit]:
+        """A prose section brings its templates; a template brings its section's prose."""
+        present = {h.row for h in hits}
+        out = list(hits)
+        for hit in hits:
+            meta = self.corpus.metas[hit.row]
+            related = list(self.corpus.children.get(hit.row, []))
+            parent = self.corpus.row.get(str(meta.get("parent_id") or ""))
+            if meta["kind"] == "template" and parent is not None:
+                related.append(parent)
+            for row in related:
+                if row not in present and filters.accepts(self.corpus.metas[row]):
+                    present.add(row)
+                    cos = float(self.corpus.vectors[row] @ self.corpus.vectors[hit.row])
+                    out.append(replace(hit, row=row, score=hit.score * 0.9, dense=min(hit.dense, cos),
+                                       companion=True))
+        return out
+
+
+class KBRetriever(BaseRetriever):
+    """The hybrid retriever as a LangChain retriever, so it composes with LCEL."""
+
+    engine: Any
+    k: int = 6
+    filters: Filters = Filters()
+    mode: Mode = "hybrid"
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        engine: HybridRetriever = self.engine
+        retrieval = engine.search(query, self.k, self.filters, self.mode)
+        corpus = engine.corpus
+        return [
+            Document(page_content=corpus.texts[h.row], id=corpus.ids[h.row],
+                     metadata={**corpus.metas[h.row], "score": h.score, "dense": h.dense, "lexical": h.lexical,
+                               "companion": h.companion})
+            for h in retrieval.hits
+        ]

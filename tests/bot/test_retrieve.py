@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import pytest
+from langchain_core.documents import Document
+
+from bot.chain import Bot
+from bot.retrieve import Filters, KBRetriever
+
+pytestmark = pytest.mark.integration
+
+# Exact codes that the embedding model cannot tell apart, and paraphrases that share no words
+# with their answer: each retriever alone misses some, fusion finds all.
+FUSION_CASES = [
+    ("KX-4711", "KX-4711"), ("KX-5820", "KX-5820"), ("KX-6093", "KX-6093"), ("KX-7342", "KX-7342"),
+    ("why is the initial call sluggish", "cold-start-basics.md"),
+    ("it takes ages before the very first answer comes back", "cold-start-basics.md"),
+]
+
+
+def _top(bot: Bot, query: str, mode: str) -> str:
+    hits = bot.retriever.search(query, 3, mode=mode).hits  # type: ignore[arg-type]
+    meta = bot.corpus.metas[hits[0].row] if hits and bot.corpus else {}
+    return f"{meta.get('source', '')}#{meta.get('section', '')}"
+
+
+def test_fusion_beats_either_retriever_alone(fixture_bot: Bot) -> None:
+    found = {mode: sum(expected in _top(fixture_bot, q, mode) for q, expected in FUSION_CASES)
+             for mode in ("dense", "bm25", "hybrid")}
+    assert found["hybrid"] == len(FUSION_CASES)
+    assert found["hybrid"] > found["dense"] and found["hybrid"] > found["bm25"], found
+
+
+@pytest.mark.parametrize(("filters", "check"), [
+    (Filters(provider="azure"), lambda m: "azure" in m["providers"]),
+    (Filters(kind="template"), lambda m: m["kind"] == "template"),
+    (Filters(source="patterns/cost/request-pricing.md"), lambda m: m["source"] == "patterns/cost/request-pricing.md"),
+    (Filters(doc_kind="pattern", provider="aws"), lambda m: m["doc_kind"] == "pattern" and "aws" in m["providers"]),
+])
+def test_filters(fixture_bot: Bot, filters: Filters, check: object) -> None:
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = fixture_bot.retriever.search("retry failed messages dead-letter queue cost", 8, filters, mode).hits
+        assert hits or mode == "bm25"
+        assert all(check(fixture_bot.corpus.metas[h.row]) for h in hits), mode  # type: ignore[operator,index]
+
+
+def test_persona_is_not_an_answer_source(fixture_bot: Bot) -> None:
+    hits = fixture_bot.retriever.search("what is out of scope for the test architect, cooking?", 10).hits
+    assert all(fixture_bot.corpus.metas[h.row]["doc_kind"] != "persona" for h in hits)  # type: ignore[index]
+
+
+def test_diversity_caps_chunks_per_section(fixture_bot: Bot) -> None:
+    hits = [h for h in fixture_bot.retriever.search("error means", 6).hits if not h.companion]
+    sections = [fixture_bot.corpus.metas[h.row]["section"] for h in hits]  # type: ignore[index]
+    assert max(sections.count(s) for s in sections) <= 2
+
+
+def test_prose_brings_its_template_and_template_brings_its_prose(fixture_bot: Bot) -> None:
+    corpus = fixture_bot.corpus
+    assert corpus is not None
+    hits = fixture_bot.retriever.search("SAM template that keeps two environments warm with an alias", 1).hits
+    kinds = {corpus.metas[h.row]["kind"] for h in hits}
+    assert kinds == {"prose", "template"}
+    template = next(h for h in hits if corpus.metas[h.row]["kind"] == "template")
+    prose = next(h for h in hits if corpus.metas[h.row]["kind"] == "prose")
+    assert corpus.metas[template.row]["parent_id"] == corpus.ids[prose.row]
+
+
+def test_langchain_retriever_composes_with_lcel(fixture_bot: Bot) -> None:
+    retriever = KBRetriever(engine=fixture_bot.retriever, k=2, filters=Filters(provider="aws"))
+    chain = retriever | (lambda docs: [d.metadata["source"] for d in docs])
+    docs = retriever.invoke("provisioned concurrency billing")
+    assert docs and all(isinstance(d, Document) for d in docs)
+    assert "cold-start-basics" in docs[0].metadata["source"] and docs[0].metadata["score"] > 0
+    assert chain.invoke("provisioned concurrency billing")[0] == docs[0].metadata["source"]
+
+
+def test_followup_keeps_the_topic_and_switches_provider(fixture_bot: Bot) -> None:
+    first = "How many times should a failed SQS message be retried before it goes to the DLQ?"
+    answer = fixture_bot.ask("and on Azure?", history=[first])
+    assert not answer.abstained
+    assert "Service Bus" in answer.points[0]
