@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         questions = _read_batch(batch) if batch else [question or ""]
         settings = build_settings(source, index)
         embedder = make_embedder(settings)
-        bot = load_bot(settings, embedder, answerer_for(settings))
+        bot = load_bot(settings, embedder, answerer_for(settings, embedder))
         filters = Filters(provider=provider.lower() if provider else None)
         console = Console()
         for text in questions:

@@ -19,7 +19,7 @@ from bot.retrieve import Hit, Retrieval
 from bot.text import term_set, words
 from ingest.settings import AnswerSettings
 
-BREADCRUMB = "\u203a"  # the single right-pointing angle quote of "title › section"
+BREADCRUMB = "\u203a"  # a single right-pointing angle quote between title and section
 MMR_LAMBDA = 0.75
 NEAR_DUPLICATE = 0.92
 _TEMPLATE_INTENT = re.compile(
@@ -71,7 +71,11 @@ class Composer:
         self.settings = settings
 
     def compose(self, question: str, retrieval: Retrieval) -> Answer:
-        points = self.choose_points(question, retrieval)
+        return self.assemble(question, retrieval, [(p.text, p.hit) for p in self.choose_points(question, retrieval)])
+
+    def assemble(self, question: str, retrieval: Retrieval, chosen: list[tuple[str, Hit]]) -> Answer:
+        """Number citations by first use, attach templates verbatim and the disclaimer."""
+        points = [Point(-1, hit, 0.0, text) for text, hit in chosen]
         templates = self.choose_templates(question, retrieval, {p.hit.row for p in points})
         numbers: dict[int, int] = {}
         for row in [p.hit.row for p in points] + [h.row for h in templates]:
