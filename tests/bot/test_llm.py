@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from langchain_core.language_models import FakeListChatModel
@@ -86,7 +86,7 @@ def test_errors_and_timeouts_fall_back_to_extractive(fixture_bot: Bot, model: An
 class _StubOpenAI(BaseHTTPRequestHandler):
     """Just enough of /v1/chat/completions; records the prompts it receives."""
 
-    requests: list[dict[str, Any]] = []
+    requests: ClassVar[list[dict[str, Any]]] = []
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
