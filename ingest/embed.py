@@ -124,7 +124,8 @@ class SentenceTransformerEmbedder:
             offsets = list(encodings[row].offsets) if spans else []
             if len(offsets) > len(matrix):  # truncated: the model's last row is its end token
                 offsets = [*offsets[: len(matrix) - 1], (0, 0)]
-            span_vectors.append([_pool(matrix, offsets, span) for span in spans[row]] if spans else [])
+            table = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+            span_vectors.append([_pool(matrix, table, span) for span in spans[row]] if spans else [])
         return vectors, span_vectors
 
     @property
@@ -137,6 +138,7 @@ def _unit(vector: Vectors) -> Vectors:
     return (vector / norm if norm else vector).astype(np.float32)
 
 
-def _pool(matrix: Vectors, offsets: list[tuple[int, int]], span: Span) -> Vectors | None:
-    rows = [i for i, (a, b) in enumerate(offsets) if b > a and a >= span[0] and b <= span[1]]
-    return _unit(matrix[rows].mean(axis=0)) if rows else None
+def _pool(matrix: Vectors, offsets: npt.NDArray[np.int64], span: Span) -> Vectors | None:
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    rows = (ends > starts) & (starts >= span[0]) & (ends <= span[1])
+    return _unit(matrix[rows].mean(axis=0)) if rows.any() else None

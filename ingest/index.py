@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -161,31 +161,41 @@ class IndexStore:
             entries[entry.source] = entry
         return entries
 
-    def mark(self, source: str, doc_hash: str, status: str, chunk_ids: Sequence[str], title: str,
-             kind: str) -> None:
-        meta: Metadata = {"source": source, "doc_hash": doc_hash, "status": status, "title": title, "kind": kind,
-                "chunks": len(chunk_ids)}
-        self.manifest_collection().upsert(ids=[source], embeddings=np.asarray([_PLACEHOLDER], dtype=np.float32),
-                                          metadatas=[meta],
-                                          documents=[json.dumps(list(chunk_ids))])
+    def mark(self, entries: Sequence[ManifestEntry]) -> None:
+        """Record documents as pending (before their chunks change) or done (after), in one write."""
+        for part in _batches(entries, self.batch_size):
+            batch = entries[part]
+            metas: list[Any] = [{"source": e.source, "doc_hash": e.doc_hash, "status": e.status,
+                                      "title": e.title, "kind": e.kind, "chunks": len(e.chunk_ids)} for e in batch]
+            self.manifest_collection().upsert(
+                ids=[e.source for e in batch], embeddings=np.asarray([_PLACEHOLDER] * len(batch), dtype=np.float32),
+                metadatas=metas, documents=[json.dumps(list(e.chunk_ids)) for e in batch])
 
-    def forget(self, source: str) -> None:
-        self.manifest_collection().delete(ids=[source])
+    def forget(self, sources: Sequence[str]) -> None:
+        if sources:
+            self.manifest_collection().delete(ids=list(sources))
 
     # -- chunks ------------------------------------------------------------------------------
-    def stored_ids(self, source: str) -> set[str]:
-        if not self.exists():
-            return set()
-        return set(self.chunks().get(where={"source": source}, include=[])["ids"])
+    def stored_ids(self, sources: Sequence[str]) -> dict[str, set[str]]:
+        """The chunk ids actually stored for each source (whatever the manifest says)."""
+        found: dict[str, set[str]] = {source: set() for source in sources}
+        if not sources or not self.exists():
+            return found
+        for part in _batches(sources, 500):
+            where: Any = {"source": {"$in": list(sources[part])}}
+            got = self.chunks().get(where=where, include=["metadatas"])
+            for chunk_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                found[str(meta["source"])].add(chunk_id)
+        return found
 
-    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], doc_hash: str,
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], doc_hashes: Mapping[str, str],
                dimension: int) -> None:
         collection = self.chunks(dimension)
         for part in _batches(chunks, self.batch_size):
             batch = chunks[part]
             collection.upsert(ids=[c.id for c in batch], documents=[c.text for c in batch],
                               embeddings=np.asarray(vectors[part], dtype=np.float32),
-                              metadatas=[c.metadata(doc_hash) for c in batch])
+                              metadatas=[c.metadata(doc_hashes[c.source]) for c in batch])
 
     def upsert_sentences(self, records: Sequence[SentenceRecord]) -> None:
         collection = self.sentences()
@@ -195,19 +205,23 @@ class IndexStore:
                               embeddings=np.asarray([r.vector for r in batch], dtype=np.float32),
                               metadatas=[r.metadata() for r in batch])
 
-    def prune_sentences(self, source: str, keep_chunk_ids: set[str]) -> None:
-        """Remove a document's sentences whose chunk is gone (or never got written)."""
-        got = self.sentences().get(where={"source": source}, include=["metadatas"])
-        stale = [i for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
-                 if m["chunk_id"] not in keep_chunk_ids]
+    def prune_sentences(self, keep: Mapping[str, set[str]]) -> None:
+        """Remove sentences of these sources whose chunk is not kept (gone, or never written)."""
+        stale: list[str] = []
+        sources = list(keep)
+        for part in _batches(sources, 500):
+            where: Any = {"source": {"$in": sources[part]}}
+            got = self.sentences().get(where=where, include=["metadatas"])
+            stale.extend(i for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+                         if m["chunk_id"] not in keep[str(m["source"])])
         for part in _batches(stale, self.batch_size):
             self.sentences().delete(ids=stale[part])
 
-    def update_metadata(self, chunks: Sequence[Chunk], doc_hash: str) -> None:
+    def update_metadata(self, chunks: Sequence[Chunk], doc_hashes: Mapping[str, str]) -> None:
         collection = self.chunks()
         for part in _batches(chunks, self.batch_size):
             batch = chunks[part]
-            collection.update(ids=[c.id for c in batch], metadatas=[c.metadata(doc_hash) for c in batch])
+            collection.update(ids=[c.id for c in batch], metadatas=[c.metadata(doc_hashes[c.source]) for c in batch])
 
     def delete(self, ids: Sequence[str]) -> None:
         if not ids:

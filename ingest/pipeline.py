@@ -143,6 +143,7 @@ class Ingestor:
               rules: RuleSet, store: IndexStore, report: IngestReport) -> list[_Plan]:
         chunker: Chunker | None = None
         plans = []
+        changed: list[tuple[Document, str]] = []
         for doc in documents:
             doc_hash = hashlib.sha256(f"{doc.content_hash}:{fingerprint}".encode()).hexdigest()[:24]
             entry = manifest.get(doc.key)
@@ -150,10 +151,13 @@ class Ingestor:
                 report.documents_unchanged += 1
                 report.chunks_unchanged += len(entry.chunk_ids)
                 continue
+            changed.append((doc, doc_hash))
+        stored = store.stored_ids([doc.key for doc, _ in changed])
+        for doc, doc_hash in changed:
             chunker = chunker or Chunker(self.embedder.count_tokens, self._limits())
             cleaned = remove_non_knowledge(doc.source, parse_sections(doc.body), rules)
             report.excluded.extend(_excluded(e) for e in cleaned.exclusions)
-            plans.append(_Plan(doc, doc_hash, chunker.chunk(doc, cleaned.sections), store.stored_ids(doc.key)))
+            plans.append(_Plan(doc, doc_hash, chunker.chunk(doc, cleaned.sections), stored[doc.key]))
         report.documents_changed = len(plans)
         return plans
 
@@ -163,29 +167,27 @@ class Ingestor:
                            self.settings.min_template_lines)
 
     def _embed_and_write(self, plans: list[_Plan], store: IndexStore, report: IngestReport) -> None:
+        """Few large writes (Chroma pays per call), ordered so a crash at any point is recoverable:
+        all changed documents go pending first, sentences before their chunks, done marks last."""
+        if not plans:
+            return
         pending = [c for plan in plans for c in plan.new]
         vectors, sentences = self._embed(pending, report) if pending else ([], {})
-        by_id = dict(zip([c.id for c in pending], vectors, strict=True))
-        dimension = len(vectors[0]) if len(vectors) else 0
-        for plan in plans:
-            ids = [c.id for c in plan.chunks]
-            store.mark(plan.doc.key, plan.doc_hash, "pending", ids, plan.doc.title, plan.doc.kind)
-            new = plan.new
-            if new:
-                # Sentences first: a chunk that exists always has its sentences.
-                store.upsert_sentences([r for c in new for r in sentences.get(c.id, [])])
-                store.upsert(new, [by_id[c.id] for c in new], plan.doc_hash, dimension)
-            kept = [c for c in plan.chunks if c.id in plan.existing]
-            if kept:
-                store.update_metadata(kept, plan.doc_hash)
-            stale = sorted(plan.existing - set(ids))
-            store.delete(stale)
-            store.prune_sentences(plan.doc.key, set(ids))
-            store.mark(plan.doc.key, plan.doc_hash, "done", ids, plan.doc.title, plan.doc.kind)
-            report.chunks_added += len(new)
-            report.chunks_unchanged += len(kept)
-            report.chunks_deleted += len(stale)
-            report.templates_added += sum(c.kind == "template" for c in new)
+        hashes = {plan.doc.key: plan.doc_hash for plan in plans}
+        store.mark([_entry(plan, "pending") for plan in plans])
+        if pending:
+            store.upsert_sentences([r for c in pending for r in sentences.get(c.id, [])])
+            store.upsert(pending, vectors, hashes, len(vectors[0]))
+        kept = [c for plan in plans for c in plan.chunks if c.id in plan.existing]
+        store.update_metadata(kept, hashes)
+        stale = sorted(i for plan in plans for i in plan.existing - {c.id for c in plan.chunks})
+        store.delete(stale)
+        store.prune_sentences({plan.doc.key: {c.id for c in plan.chunks} for plan in plans})
+        store.mark([_entry(plan, "done") for plan in plans])
+        report.chunks_added += len(pending)
+        report.chunks_unchanged += len(kept)
+        report.chunks_deleted += len(stale)
+        report.templates_added += sum(c.kind == "template" for c in pending)
 
     def _embed(self, chunks: list[Chunk], report: IngestReport
                ) -> tuple[list[list[float]], dict[str, list[SentenceRecord]]]:
@@ -193,16 +195,19 @@ class Ingestor:
         started = time.perf_counter()
         report.model_loaded = True
         batch = max(self.settings.embed_batch_size * 4, 256)  # bounds memory for token vectors
-        vectors: list[list[float]] = []
+        vectors: list[list[float]] = [[] for _ in chunks]
         sentences: dict[str, list[SentenceRecord]] = {}
+        # Longest first, like SentenceTransformer.encode does across its input: less padding per batch.
+        order = sorted(range(len(chunks)), key=lambda i: -len(chunks[i].embed_text))
         self.progress(0, len(chunks))
-        for start in range(0, len(chunks), batch):
-            part = chunks[start : start + batch]
+        for start in range(0, len(order), batch):
+            part = [chunks[i] for i in order[start : start + batch]]
             spans = [sentence_spans(c.text) if c.kind == "prose" else [] for c in part]
             shifts = [len(c.embed_text) - len(c.text) for c in part]
             shifted = [[(a + d, b + d) for a, b in row] for row, d in zip(spans, shifts, strict=True)]
             chunk_vectors, span_vectors = self.embedder.embed_with_spans([c.embed_text for c in part], shifted)
-            vectors.extend(chunk_vectors.tolist())
+            for i, vector in zip(order[start : start + batch], chunk_vectors.tolist(), strict=True):
+                vectors[i] = vector
             for chunk, row, pooled in zip(part, spans, span_vectors, strict=True):
                 sentences[chunk.id] = [
                     SentenceRecord(chunk.id, chunk.source, i, a, b, chunk.text[a:b], vector.tolist())
@@ -216,13 +221,20 @@ class Ingestor:
                 store: IndexStore, report: IngestReport) -> None:
         """Documents gone from the sources lose their chunks; skipped ones keep their last good version."""
         present = {d.key for d in documents}
-        for source in sorted(set(manifest) - present - skipped):
-            stored = sorted(store.stored_ids(source))
-            store.delete(stored)
-            store.prune_sentences(source, set())
-            store.forget(source)
-            report.documents_removed += 1
-            report.chunks_deleted += len(stored)
+        gone = sorted(set(manifest) - present - skipped)
+        if not gone:
+            return
+        stored = store.stored_ids(gone)
+        store.delete(sorted(i for ids in stored.values() for i in ids))
+        store.prune_sentences({source: set() for source in gone})
+        store.forget(gone)
+        report.documents_removed += len(gone)
+        report.chunks_deleted += sum(len(ids) for ids in stored.values())
+
+
+def _entry(plan: _Plan, status: str) -> ManifestEntry:
+    return ManifestEntry(plan.doc.key, plan.doc_hash, status, tuple(c.id for c in plan.chunks), plan.doc.title,
+                         plan.doc.kind)
 
 
 def _excluded(exclusion: Exclusion) -> ExcludedSpan:

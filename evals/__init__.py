@@ -1,0 +1,1 @@
+"""Measuring answer quality and speed: evals, calibration and benchmarks."""

@@ -1,0 +1,146 @@
+"""`make bench`: speed and memory figures with the ratios the targets are stated in.
+
+Not a test: it prints numbers. Every ratio compares two measurements taken in the same run on
+the same machine, so it means something on a slow CI box too.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ingest.embed import SentenceTransformerEmbedder
+from ingest.index import IndexStore
+from ingest.pipeline import ingest
+from ingest.settings import Settings
+
+QUESTIONS = [
+    "How do I reduce Lambda cold starts for a Java function?",
+    "How should I retry calls to a flaky downstream API?",
+    "Show me a SAM template for an SQS queue with a dead-letter queue",
+    "When should I use Step Functions instead of chaining Lambda functions?",
+    "How do I design a DynamoDB single-table schema?",
+    "What does provisioned concurrency cost?",
+    "How do I keep secrets out of Lambda environment variables?",
+    "Terraform for a Pub/Sub topic with a dead-letter topic",
+    "How do I make an SQS consumer idempotent?",
+    "How do I alarm on a growing queue backlog?",
+    "Is serverless cheaper than containers at steady high traffic?",
+    "How do I run a canary deployment for a Lambda function?",
+]
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def bench_ingest(base: Settings, embedder: SentenceTransformerEmbedder, work: Path) -> dict[str, Any]:
+    settings = base.model_copy(update={"index_dir": work / "index"})
+    embedder.warm_up()
+    started = time.perf_counter()
+    report = ingest(settings, embedder)
+    pipeline_s = time.perf_counter() - started
+    chunks = IndexStore.open(settings, embedder.name).chunks().get(include=["documents", "metadatas"])
+    # The same texts the pipeline embedded: the heading path, then the chunk (fenced for templates).
+    documents: list[str] = chunks["documents"] or []
+    metadatas: list[Any] = chunks["metadatas"] or []
+    texts = [_embed_text(doc, meta) for doc, meta in zip(documents, metadatas, strict=True)]
+    started = time.perf_counter()
+    embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True)
+    raw_s = time.perf_counter() - started
+    noop = []
+    for _ in range(3):
+        started = time.perf_counter()
+        again = ingest(settings, embedder)
+        noop.append(time.perf_counter() - started)
+        assert again.chunks_added == 0
+    n = report.chunks_added
+    return {"chunks": n, "documents": report.documents_changed, "pipeline_s": pipeline_s, "raw_s": raw_s,
+            "pipeline_cps": n / pipeline_s, "raw_cps": len(texts) / raw_s, "noop_s": statistics.median(noop),
+            "embed_s": report.embed_seconds, "settings": settings}
+
+
+def _embed_text(document: str, meta: Any) -> str:
+    if meta["kind"] == "template":
+        return f"{meta['section']}\n```{meta['language']}\n{document}\n```"
+    if meta["kind"] == "table":
+        import re
+
+        return f"{meta['section']}\n" + re.sub(r"-{4,}", "---", re.sub(r"[ \t]{2,}", " ", document))
+    return f"{meta['section']}\n{document}"
+
+
+def bench_ask(settings: Settings, embedder: SentenceTransformerEmbedder, rounds: int = 5) -> dict[str, Any]:
+    from bot.chain import load_bot
+
+    bot = load_bot(settings, embedder)
+    for question in QUESTIONS:
+        bot.ask(question)
+    totals, retrieves, composes, baseline = [], [], [], []
+    collection = bot.store.chunks()
+    for _ in range(rounds):
+        for question in QUESTIONS:
+            answer = bot.ask(question)
+            totals.append(answer.timings_ms.total)
+            retrieves.append(answer.timings_ms.retrieve)
+            composes.append(answer.timings_ms.compose)
+            started = time.perf_counter()
+            vector = embedder.embed([question])[0]
+            collection.query(query_embeddings=[vector.tolist()], n_results=settings.retrieve.candidates)
+            baseline.append((time.perf_counter() - started) * 1000)
+    return {"p50": _pct(totals, 0.5), "p95": _pct(totals, 0.95), "retrieve_p50": _pct(retrieves, 0.5),
+            "retrieve_p95": _pct(retrieves, 0.95), "compose_p50": _pct(composes, 0.5),
+            "compose_p95": _pct(composes, 0.95), "baseline_p50": _pct(baseline, 0.5),
+            "baseline_p95": _pct(baseline, 0.95), "n": len(totals)}
+
+
+def bench_cold_ask(settings: Settings) -> float:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_INDEX_DIR": str(settings.index_dir)}
+    started = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "kb"), "ask", QUESTIONS[0], "--json"], env=env,
+                   check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    base = Settings()
+    embedder = SentenceTransformerEmbedder(base.embedding_model, base.embed_batch_size)
+    work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
+    try:
+        ing = bench_ingest(base, embedder, work)
+        print("== ingest (kb/, fresh index, model already loaded)")
+        print(f"chunks embedded            {ing['chunks']} from {ing['documents']} documents")
+        print(f"pipeline                   {ing['pipeline_s']:.2f} s  {ing['pipeline_cps']:.1f} chunks/s "
+              f"(embedding {ing['embed_s']:.2f} s)")
+        print(f"raw encode, same texts     {ing['raw_s']:.2f} s  {ing['raw_cps']:.1f} chunks/s")
+        print(f"ratio pipeline/raw         {ing['pipeline_cps'] / ing['raw_cps']:.2f}   (target >= 0.85)")
+        print(f"no-op re-ingest            {ing['noop_s']:.3f} s   (target < 1 s)")
+        ask = bench_ask(ing["settings"], embedder)
+        print(f"== ask (warm, {ask['n']} questions)")
+        print(f"total p50 / p95            {ask['p50']:.1f} / {ask['p95']:.1f} ms   (targets 40 / 80)")
+        print(f"  retrieve p50 / p95       {ask['retrieve_p50']:.1f} / {ask['retrieve_p95']:.1f} ms")
+        print(f"  compose p50 / p95        {ask['compose_p50']:.1f} / {ask['compose_p95']:.1f} ms")
+        print(f"encode + 1 Chroma query    {ask['baseline_p50']:.1f} / {ask['baseline_p95']:.1f} ms")
+        print(f"ratio ask/baseline p50     {ask['p50'] / ask['baseline_p50']:.2f}   (target <= 2.5)")
+        print(f"cold `kb ask` wall time    {bench_cold_ask(ing['settings']):.2f} s")
+        print(f"peak memory (this process) {_peak_mb():.0f} MB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
