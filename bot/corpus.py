@@ -20,6 +20,7 @@ import numpy as np
 from bot.text import terms
 from ingest.embed import Vectors
 from ingest.index import IndexStore
+from ingest.sentences import decode_sentences
 
 
 @dataclass(frozen=True)
@@ -88,16 +89,16 @@ def load_corpus(store: IndexStore, cache_dir: Path) -> Corpus:
     chunks = _fetch(store.chunks(), ["documents", "metadatas", "embeddings"], store.batch_size)
     dimension = len(chunks["embeddings"][0]) if chunks["embeddings"] else 0
     vectors = np.asarray(chunks["embeddings"], dtype=np.float32).reshape(-1, dimension)
-    row = {chunk_id: i for i, chunk_id in enumerate(chunks["ids"])}
-    stored = _fetch(store.sentences(), ["documents", "metadatas", "embeddings"], store.batch_size)
-    sentences, sentence_rows = [], []
-    for i, (meta, text) in enumerate(zip(stored["metadatas"], stored["documents"], strict=True)):
-        if meta["chunk_id"] in row:
-            sentences.append(Sentence(row[meta["chunk_id"]], int(meta["start"]), int(meta["end"]), text))
-            sentence_rows.append(i)
-    sentence_vectors = np.asarray([stored["embeddings"][i] for i in sentence_rows], dtype=np.float32)
-    corpus = Corpus(chunks["ids"], chunks["documents"], [dict(m) for m in chunks["metadatas"]], vectors,
-                    sentences, sentence_vectors.reshape(-1, dimension), fingerprint)
+    sentences: list[Sentence] = []
+    matrices = []
+    for row, (meta, text) in enumerate(zip(chunks["metadatas"], chunks["documents"], strict=True)):
+        if meta.get("sentences"):
+            spans, matrix = decode_sentences(meta, dimension)
+            sentences.extend(Sentence(row, a, b, text[a:b]) for a, b in spans)
+            matrices.append(matrix)
+    sentence_vectors = np.concatenate(matrices) if matrices else np.zeros((0, dimension), dtype=np.float32)
+    metas = [{k: v for k, v in m.items() if k not in ("sentences", "sentence_vectors")} for m in chunks["metadatas"]]
+    corpus = Corpus(chunks["ids"], chunks["documents"], metas, vectors, sentences, sentence_vectors, fingerprint)
     corpus.bm25 = _bm25(corpus, cache_dir)
     return corpus
 

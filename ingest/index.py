@@ -1,5 +1,8 @@
 """The index contract: one Chroma collection of chunks and one manifest collection of documents.
 
+A prose chunk's metadata also carries its answer sentences: character spans (`sentences`, JSON)
+and their vectors (`sentence_vectors`, base64 float16), written atomically with the chunk.
+
 Both live in Chroma, so an embedded index and a Chroma server behave the same. A document's
 manifest record is written as "pending" before its chunks change and "done" after, so a crash
 at any point leaves work that the next ingest finds and finishes.
@@ -26,25 +29,6 @@ from ingest.settings import Settings
 
 SCHEMA_VERSION = 1
 _PLACEHOLDER = [1.0]  # manifest records carry no meaning in their vector
-
-
-@dataclass(frozen=True)
-class SentenceRecord:
-    chunk_id: str
-    source: str
-    position: int
-    start: int  # character offsets into the chunk text
-    end: int
-    text: str
-    vector: Sequence[float]
-
-    @property
-    def id(self) -> str:
-        return f"{self.chunk_id}:{self.position}"
-
-    def metadata(self) -> Metadata:
-        return {"chunk_id": self.chunk_id, "source": self.source, "position": self.position,
-                "start": self.start, "end": self.end}
 
 
 @dataclass(frozen=True)
@@ -89,7 +73,6 @@ class IndexStore:
         self.batch_size = max(1, min(client.get_max_batch_size(), 1000))
         self._chunks: Collection | None = None
         self._manifest: Collection | None = None
-        self._sentences: Collection | None = None
 
     @classmethod
     def open(cls, settings: Settings, model_name: str) -> IndexStore:
@@ -135,20 +118,12 @@ class IndexStore:
                 f"{self.name}-manifest", embedding_function=None, metadata={"schema_version": SCHEMA_VERSION})
         return self._manifest
 
-    def sentences(self) -> Collection:
-        """One record per answer unit of a prose chunk, with the vector pooled at ingest."""
-        if self._sentences is None:
-            self._sentences = self.client.get_or_create_collection(
-                f"{self.name}-sentences", embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
-                metadata={"schema_version": SCHEMA_VERSION})
-        return self._sentences
-
     def reset(self) -> None:
         """Drop everything (for --rebuild)."""
-        for name in (self.name, f"{self.name}-manifest", f"{self.name}-sentences"):
+        for name in (self.name, f"{self.name}-manifest"):
             with contextlib.suppress(Exception):  # an absent collection is already "deleted"
                 self.client.delete_collection(name)
-        self._chunks = self._manifest = self._sentences = None
+        self._chunks = self._manifest = None
 
     # -- manifest ----------------------------------------------------------------------------
     def manifest(self) -> dict[str, ManifestEntry]:
@@ -189,33 +164,15 @@ class IndexStore:
         return found
 
     def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], doc_hashes: Mapping[str, str],
-               dimension: int) -> None:
+               dimension: int, extra: Mapping[str, Metadata] | None = None) -> None:
+        """Write chunks; `extra` adds per-chunk metadata such as the answer sentences."""
         collection = self.chunks(dimension)
+        extra = extra or {}
         for part in _batches(chunks, self.batch_size):
             batch = chunks[part]
+            metadatas: list[Any] = [{**c.metadata(doc_hashes[c.source]), **extra.get(c.id, {})} for c in batch]
             collection.upsert(ids=[c.id for c in batch], documents=[c.text for c in batch],
-                              embeddings=np.asarray(vectors[part], dtype=np.float32),
-                              metadatas=[c.metadata(doc_hashes[c.source]) for c in batch])
-
-    def upsert_sentences(self, records: Sequence[SentenceRecord]) -> None:
-        collection = self.sentences()
-        for part in _batches(records, self.batch_size):
-            batch = records[part]
-            collection.upsert(ids=[r.id for r in batch], documents=[r.text for r in batch],
-                              embeddings=np.asarray([r.vector for r in batch], dtype=np.float32),
-                              metadatas=[r.metadata() for r in batch])
-
-    def prune_sentences(self, keep: Mapping[str, set[str]]) -> None:
-        """Remove sentences of these sources whose chunk is not kept (gone, or never written)."""
-        stale: list[str] = []
-        sources = list(keep)
-        for part in _batches(sources, 500):
-            where: Any = {"source": {"$in": sources[part]}}
-            got = self.sentences().get(where=where, include=["metadatas"])
-            stale.extend(i for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
-                         if m["chunk_id"] not in keep[str(m["source"])])
-        for part in _batches(stale, self.batch_size):
-            self.sentences().delete(ids=stale[part])
+                              embeddings=np.asarray(vectors[part], dtype=np.float32), metadatas=metadatas)
 
     def update_metadata(self, chunks: Sequence[Chunk], doc_hashes: Mapping[str, str]) -> None:
         collection = self.chunks()

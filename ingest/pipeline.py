@@ -14,11 +14,11 @@ from ingest.chunk import Chunker, ChunkLimits
 from ingest.clean import RuleSet, load_rules, remove_non_knowledge
 from ingest.embed import Embedder
 from ingest.errors import IndexLockedError
-from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry, SentenceRecord
+from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry
 from ingest.load import load_documents
 from ingest.markdown import parse_sections
-from ingest.records import Chunk, Document, Exclusion, Notice
-from ingest.sentences import sentence_spans
+from ingest.records import Chunk, Document, Exclusion, Metadata, Notice
+from ingest.sentences import encode_sentences, sentence_spans
 from ingest.settings import Settings
 
 Progress = Callable[[int, int], None]
@@ -176,27 +176,24 @@ class Ingestor:
         hashes = {plan.doc.key: plan.doc_hash for plan in plans}
         store.mark([_entry(plan, "pending") for plan in plans])
         if pending:
-            store.upsert_sentences([r for c in pending for r in sentences.get(c.id, [])])
-            store.upsert(pending, vectors, hashes, len(vectors[0]))
+            store.upsert(pending, vectors, hashes, len(vectors[0]), sentences)
         kept = [c for plan in plans for c in plan.chunks if c.id in plan.existing]
         store.update_metadata(kept, hashes)
         stale = sorted(i for plan in plans for i in plan.existing - {c.id for c in plan.chunks})
         store.delete(stale)
-        store.prune_sentences({plan.doc.key: {c.id for c in plan.chunks} for plan in plans})
         store.mark([_entry(plan, "done") for plan in plans])
         report.chunks_added += len(pending)
         report.chunks_unchanged += len(kept)
         report.chunks_deleted += len(stale)
         report.templates_added += sum(c.kind == "template" for c in pending)
 
-    def _embed(self, chunks: list[Chunk], report: IngestReport
-               ) -> tuple[list[list[float]], dict[str, list[SentenceRecord]]]:
+    def _embed(self, chunks: list[Chunk], report: IngestReport) -> tuple[list[list[float]], dict[str, Metadata]]:
         """Chunk vectors and, from the same forward pass, a vector per answer sentence of prose."""
         started = time.perf_counter()
         report.model_loaded = True
         batch = max(self.settings.embed_batch_size * 4, 256)  # bounds memory for token vectors
         vectors: list[list[float]] = [[] for _ in chunks]
-        sentences: dict[str, list[SentenceRecord]] = {}
+        sentences: dict[str, Metadata] = {}
         # Longest first, like SentenceTransformer.encode does across its input: less padding per batch.
         order = sorted(range(len(chunks)), key=lambda i: -len(chunks[i].embed_text))
         self.progress(0, len(chunks))
@@ -209,9 +206,8 @@ class Ingestor:
             for i, vector in zip(order[start : start + batch], chunk_vectors.tolist(), strict=True):
                 vectors[i] = vector
             for chunk, row, pooled in zip(part, spans, span_vectors, strict=True):
-                sentences[chunk.id] = [
-                    SentenceRecord(chunk.id, chunk.source, i, a, b, chunk.text[a:b], vector.tolist())
-                    for i, ((a, b), vector) in enumerate(zip(row, pooled, strict=True)) if vector is not None]
+                if row:
+                    sentences[chunk.id] = encode_sentences(row, pooled)
             self.progress(min(start + batch, len(chunks)), len(chunks))
         report.embed_seconds = round(time.perf_counter() - started, 3)
         return vectors, sentences
@@ -226,7 +222,6 @@ class Ingestor:
             return
         stored = store.stored_ids(gone)
         store.delete(sorted(i for ids in stored.values() for i in ids))
-        store.prune_sentences({source: set() for source in gone})
         store.forget(gone)
         report.documents_removed += len(gone)
         report.chunks_deleted += sum(len(ids) for ids in stored.values())

@@ -6,7 +6,15 @@ quotes them, so both sides must agree on the spans: this module is the one place
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from ingest.records import Metadata
 
 _BULLET = re.compile(r"^\s*([-*+]|\d+[.)])\s+")
 _TABLE_OR_RULE = re.compile(r"^\s*(\||-{3,}|={3,})")
@@ -61,3 +69,20 @@ def sentence_spans(text: str) -> list[Span]:
             if len(text[start:end].split()) >= MIN_WORDS:
                 spans.append((start, end))
     return spans
+
+
+def encode_sentences(spans: Sequence[Span], vectors: Sequence[npt.NDArray[np.float32] | None]) -> Metadata:
+    """Chunk metadata for its answer sentences: spans as JSON, vectors as base64 float16 rows."""
+    kept = [(span, v) for span, v in zip(spans, vectors, strict=True) if v is not None]
+    if not kept:
+        return {}
+    matrix = np.stack([v for _, v in kept]).astype(np.float16)
+    return {"sentences": json.dumps([list(span) for span, _ in kept]),
+            "sentence_vectors": base64.b64encode(matrix.tobytes()).decode("ascii")}
+
+
+def decode_sentences(meta: dict[str, object], dimension: int) -> tuple[list[Span], npt.NDArray[np.float32]]:
+    spans = [(int(a), int(b)) for a, b in json.loads(str(meta.get("sentences") or "[]"))]
+    raw = base64.b64decode(str(meta.get("sentence_vectors") or ""))
+    matrix = np.frombuffer(raw, dtype=np.float16).astype(np.float32).reshape(len(spans), dimension)
+    return spans, matrix

@@ -17,7 +17,7 @@ from ingest.pipeline import ingest
 from ingest.settings import Settings
 from tests.fakes import HashingEmbedder
 
-WRITES = ("mark", "upsert", "upsert_sentences", "prune_sentences", "update_metadata", "delete", "forget")
+WRITES = ("mark", "upsert", "update_metadata", "delete", "forget")
 
 
 def main() -> None:

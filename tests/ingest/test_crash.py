@@ -52,8 +52,8 @@ def prepared(settings: Settings, tmp_path: Path) -> tuple[Settings, dict[str, ob
 def test_killed_ingest_is_repaired_by_the_next_run(prepared: tuple[Settings, dict[str, object], int],
                                                    tmp_path: Path) -> None:
     settings, expected, writes = prepared
-    assert writes >= 8
-    for kill_at in sorted({1, 2, 3, writes // 2, writes - 2, writes - 1, writes}):
+    assert writes >= 5, "pending marks, chunk writes, metadata updates, deletes and done marks"
+    for kill_at in range(1, writes + 1):
         attempt = settings.model_copy(update={"index_dir": tmp_path / f"kill-{kill_at}"})
         shutil.copytree(settings.index_dir, attempt.index_dir)
         killed = _run(attempt, kill_at)
