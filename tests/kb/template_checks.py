@@ -32,8 +32,8 @@ ALIASES = {
 BIN = Path(sys.executable).parent
 # cfn-lint warnings for templates CloudFormation would reject at deploy time: treated as errors.
 PROMOTED_WARNINGS = frozenset({"W2533"})  # Zip function without Runtime/Handler
-# ruff's E, F and B rules with ruff's defaults (line length 88), ignoring the project's configuration.
-RUFF_ARGS = ("--isolated", "--select", "E,F,B")
+# ruff's E, F and B rules at the project's line length, ignoring the rest of its configuration.
+RUFF_ARGS = ("--isolated", "--select", "E,F,B", "--line-length", "120")
 
 
 @dataclass(frozen=True)
