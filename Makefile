@@ -27,7 +27,7 @@ stats: install
 
 run: install
 	$(BIN)/kb ingest
-	$(BIN)/kb stats
+	$(BIN)/kb serve
 
 lint: install
 	$(BIN)/ruff check .

@@ -27,7 +27,7 @@ from ingest.errors import IndexError_, IndexMismatchError
 from ingest.records import Chunk, Metadata
 from ingest.settings import Settings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: answer sentences live in chunk metadata
 _PLACEHOLDER = [1.0]  # manifest records carry no meaning in their vector
 
 

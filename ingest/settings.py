@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -33,16 +33,11 @@ class AnswerSettings(BaseModel):
     llm_timeout: float = Field(30.0, gt=0)
 
 
-class ServerSettings(BaseModel):
-    host: str = "127.0.0.1"
-    port: int = Field(7860, ge=1, le=65535)
-
-
 class Settings(BaseSettings):
     """Configuration for every entry point; environment variables use the prefix KB_."""
 
     model_config = SettingsConfigDict(
-        env_prefix="KB_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+        env_prefix="KB_", env_file=".env", env_nested_delimiter="__", extra="ignore", populate_by_name=True
     )
 
     sources: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [Path("kb")])
@@ -60,7 +55,16 @@ class Settings(BaseSettings):
     llm: str = Field("", description="KB_LLM=provider:model enables the optional LLM answerer")
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
-    server: ServerSettings = Field(default_factory=ServerSettings)
+    host: str = Field("127.0.0.1", description="KB_HOST: the server binds here; loopback by default")
+    port: int = Field(7860, ge=1, le=65535)
+    api_token: str = Field("", description="KB_API_TOKEN: bearer token required by /api/ask when set")
+    ui_auth: str = Field("", description="KB_UI_AUTH=user:pass protects the web UI when set")
+    max_body_bytes: int = Field(16_384, ge=1024, description="request body limit for /api/ask")
+    queue_size: int = Field(32, ge=1, description="web UI requests waiting beyond this are refused")
+    concurrency: int = Field(2, ge=1, description="web UI answers computed at once")
+    slack_bot_token: str = Field("", validation_alias=AliasChoices("SLACK_BOT_TOKEN", "KB_SLACK_BOT_TOKEN"))
+    slack_signing_secret: str = Field("", validation_alias=AliasChoices("SLACK_SIGNING_SECRET",
+                                                                        "KB_SLACK_SIGNING_SECRET"))
 
     @field_validator("sources", mode="before")
     @classmethod
@@ -69,6 +73,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [Path(part) for part in value.split(":") if part]
         return value
+
+    @property
+    def feedback_db(self) -> Path:
+        return self.index_dir / "feedback.sqlite3"
 
     @property
     def cache_dir(self) -> Path:

@@ -128,3 +128,24 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+
+
+KB_FIXTURE = FIXTURES / "kb"
+
+
+def fixture_settings(base: Path) -> Settings:
+    """Settings over a copy of the small knowledge base written for the tests."""
+    shutil.copytree(KB_FIXTURE, base / "kb")
+    return Settings(sources=[base / "kb"], index_dir=base / "index", exclude_rules=ROOT / "kb" / "exclude.yaml",
+                    persona=base / "kb" / "personas" / "test-persona.md", _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def fixture_bot(tmp_path_factory: pytest.TempPathFactory, bundled_embedder: object) -> object:
+    """The small test knowledge base, ingested with the bundled model, behind a warm Bot."""
+    from bot.chain import load_bot
+    from ingest.pipeline import ingest
+
+    settings = fixture_settings(tmp_path_factory.mktemp("fixture-kb"))
+    ingest(settings, bundled_embedder)  # type: ignore[arg-type]
+    return load_bot(settings, bundled_embedder)  # type: ignore[arg-type]

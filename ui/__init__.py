@@ -1,0 +1,1 @@
+"""Serving answers: Gradio web chat, JSON API and a Slack bot in one FastAPI process."""

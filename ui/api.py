@@ -1,0 +1,91 @@
+"""The JSON API: POST /api/ask and GET /api/health."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.chain import Bot
+from bot.retrieve import Filters
+from ingest.errors import KBError
+from ui.feedback import FeedbackStore
+
+
+class AskBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str
+    k: int | None = Field(None, ge=1, le=50)
+    filters: Filters = Filters()
+    history: list[str] = Field(default_factory=list, max_length=20)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it passes the limit (without reading the rest into memory)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    body = b""
+    async for piece in request.stream():
+        body += piece
+        if len(body) > limit:
+            return None
+    return body
+
+
+def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
+    settings = bot.settings
+    router = APIRouter(prefix="/api")
+    answer_lock = asyncio.Semaphore(settings.concurrency)
+
+    @router.post("/ask")
+    async def ask(request: Request) -> JSONResponse:
+        if settings.api_token:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), settings.api_token.encode()):
+                return _error(401, "missing or wrong bearer token (Authorization: Bearer <KB_API_TOKEN>)")
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return _error(415, "send the question as JSON with Content-Type: application/json")
+        raw = await _read_limited(request, settings.max_body_bytes)
+        if raw is None:
+            return _error(413, f"request body is over the {settings.max_body_bytes:,}-byte limit")
+        try:
+            body = AskBody.model_validate(json.loads(raw or b"null"))
+        except (ValueError, ValidationError) as exc:
+            return _error(422, f"invalid request: {_first_error(exc)}")
+        try:
+            async with answer_lock:
+                answer = await asyncio.to_thread(bot.ask, body.question, body.history, body.k, body.filters)
+        except KBError as exc:
+            return _error(400, str(exc))
+        payload: dict[str, Any] = answer.contract()
+        payload["id"] = feedback.record(answer, "api")
+        return JSONResponse(payload)
+
+    @router.get("/health")
+    async def health() -> dict[str, Any]:
+        corpus = bot.corpus
+        metas = corpus.metas if corpus else []
+        return {"status": "ok" if metas else "empty", "index": settings.chroma_url or str(settings.chroma_dir),
+                "collection": settings.collection, "model": bot.embedder.name,
+                "documents": len({m["source"] for m in metas}), "chunks": len(metas),
+                "templates": sum(m["kind"] == "template" for m in metas), "answerer": bot.answerer.mode}
+
+    return router
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc']) or 'body'}: {first['msg']}"
+    return "body is not valid JSON"
