@@ -22,6 +22,7 @@ from ingest.settings import AnswerSettings
 BREADCRUMB = "\u203a"  # a single right-pointing angle quote between title and section
 MMR_LAMBDA = 0.75
 NEAR_DUPLICATE = 0.92
+TEMPLATE_MARGIN = 0.1
 _TEMPLATE_INTENT = re.compile(
     r"\b(templates?|examples?|snippets?|code|yaml|yml|json|terraform|hcl|sam|cloudformation|cdk|serverless\.yml|"
     r"polic(y|ies)|handler|state machine|asl|workflow file|script|config(uration)?|sample|show me|write)\b", re.I)
@@ -161,7 +162,9 @@ class Composer:
             return similarity + 0.3 * (language in hinted) + 0.2 * (self._parent_row(hit.row) in cited_rows)
 
         limit = self.settings.max_templates if wants else 1
-        return sorted(templates, key=rank, reverse=True)[:limit]
+        ranked = sorted(((rank(h), h) for h in templates), key=lambda pair: pair[0], reverse=True)[:limit]
+        # A second template only when it is nearly as relevant as the first: fewer, better templates.
+        return [h for score, h in ranked if score >= ranked[0][0] - TEMPLATE_MARGIN]
 
     def _parent_row(self, row: int) -> int | None:
         return self.corpus.row.get(str(self.corpus.metas[row].get("parent_id") or ""))
