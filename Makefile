@@ -39,5 +39,9 @@ test: install lint
 bench: install
 	$(BIN)/python -m evals.bench
 
+eval: install
+	$(BIN)/kb ingest
+	$(BIN)/kb eval
+
 clean:
 	rm -rf .kb-index tests/artifacts

@@ -1,0 +1,122 @@
+"""Answer and retrieval metrics, per question, so drops can be tested for significance."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ranx import Qrels, Run, evaluate
+
+from bot.answer import Answer
+from bot.text import term_set
+from evals.dataset import Case
+
+RETRIEVAL_METRICS = ("hit_rate@1", "hit_rate@5", "recall@5", "mrr@10", "ndcg@10")
+_CITATION = re.compile(r"\[(\d+)\]")
+Embed = Callable[[list[str]], np.ndarray]
+
+
+def support_score(claim: str, evidence: str, embed: Embed) -> float:
+    """The larger of embedding cosine and content-word recall of the claim in the evidence."""
+    words = term_set(claim)
+    recall = len(words & term_set(evidence)) / len(words) if words else 0.0
+    vectors = embed([claim, evidence])
+    return max(recall, float(vectors[0] @ vectors[1]))
+
+
+def _claim(point: str) -> tuple[str, list[int]]:
+    return _CITATION.sub("", point).strip(), [int(n) for n in _CITATION.findall(point)]
+
+
+def citation_valid(answer: Answer) -> bool:
+    """Every [n] resolves to a citation, and every citation is used."""
+    numbers = {c.n for c in answer.citations}
+    used = {int(n) for n in _CITATION.findall(answer.answer)}
+    return used <= numbers and numbers <= used | {t.n for t in answer.templates}
+
+
+def citation_support(answer: Answer, embed: Embed, tau: float) -> float | None:
+    """Share of points whose cited chunk supports them (None when there are no points)."""
+    if not answer.points:
+        return None
+    texts = {c.n: c.text for c in answer.citations}
+    supported = 0
+    for point in answer.points:
+        claim, numbers = _claim(point)
+        supported += any(n in texts and support_score(claim, texts[n], embed) >= tau for n in numbers)
+    return supported / len(answer.points)
+
+
+def groundedness(answer: Answer, retrieved: Sequence[str], embed: Embed, tau: float) -> float | None:
+    """Share of answer sentences supported by some retrieved chunk."""
+    if not answer.points:
+        return None
+    grounded = sum(any(support_score(_claim(p)[0], chunk, embed) >= tau for chunk in retrieved)
+                   for p in answer.points)
+    return grounded / len(answer.points)
+
+
+def fact_recall(answer: Answer, case: Case) -> float | None:
+    if not case.must_include:
+        return None
+    text = " ".join([*answer.points, *(t.code for t in answer.templates)]).lower()
+    return sum(fact.lower() in text for fact in case.must_include) / len(case.must_include)
+
+
+def template_fidelity(answer: Answer, roots: Sequence[Path]) -> bool:
+    """Every template is byte-identical to the lines of the knowledge-base file it cites."""
+    for template in answer.templates:
+        citation = answer.citations[template.n - 1]
+        path = next((root / citation.source for root in roots if (root / citation.source).is_file()), None)
+        if path is None:
+            return False
+        lines = path.read_text(encoding="utf-8").split("\n")
+        if "\n".join(lines[citation.start_line : citation.end_line - 1]) != template.code:
+            return False
+    return True
+
+
+def template_hit(answer: Answer, case: Case) -> bool | None:
+    if not case.template_languages:
+        return None
+    return any(t.language in case.template_languages for t in answer.templates)
+
+
+def disclaimer_present(answer: Answer, general: str) -> bool:
+    return bool(answer.disclaimer) and answer.disclaimer.startswith(general) and general in answer.answer
+
+
+@dataclass(frozen=True)
+class RankedChunk:
+    source: str
+    section: str
+    score: float
+
+
+def qrels_for(cases: Sequence[Case]) -> dict[str, dict[str, int]]:
+    return {c.id: {f"{e.source}#{e.section}": e.relevance for e in c.expected} for c in cases}
+
+
+def run_for(case: Case, ranked: Sequence[RankedChunk]) -> dict[str, float]:
+    """Chunks mapped to the expected entry they match (the first hit counts), else to themselves."""
+    run: dict[str, float] = {}
+    for rank, chunk in enumerate(ranked):
+        match = next((e for e in case.expected if e.matches(chunk.source, chunk.section)), None)
+        doc = f"{match.source}#{match.section}" if match else f"{chunk.source}#{chunk.section}"
+        run.setdefault(doc, 1.0 / (rank + 1))
+    return run or {"none#": 0.0}
+
+
+def retrieval_scores(cases: Sequence[Case], runs: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per-question values of each retrieval metric, with ranx."""
+    qrels = Qrels(qrels_for(cases))
+    run = Run(runs)
+    evaluate(qrels, run, list(RETRIEVAL_METRICS), save_results_in_run=True)
+    return {metric: {q: float(v) for q, v in run.scores[metric].items()} for metric in RETRIEVAL_METRICS}
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0

@@ -1,0 +1,140 @@
+"""Run the golden set through the real bot and measure everything, per question."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+
+from bot.chain import Bot
+from bot.followup import contextualize
+from bot.question import clean_question
+from bot.retrieve import Mode
+from evals import metrics as m
+from evals.dataset import Case, Dataset
+
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+EVAL_K = 10
+HARD_GATES = ("citation_validity", "template_fidelity", "disclaimer_presence")
+
+
+class CaseResult(BaseModel):
+    id: str
+    kind: str
+    question: str
+    abstained: bool
+    passed: bool
+    first_relevant_rank: int | None = None  # 1-based, hybrid retrieval; None if not in the top 10
+    values: dict[str, float] = Field(default_factory=dict)  # metric -> value for this question
+    expected: list[str] = Field(default_factory=list)
+    got: list[str] = Field(default_factory=list)
+    missing_facts: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class EvalResult(BaseModel):
+    metrics: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    cases: list[CaseResult]
+    tau: float
+    counts: dict[str, int]
+
+
+class SupportLabel(BaseModel):
+    claim: str
+    evidence: str
+    supported: bool
+
+
+def calibrate_tau(labels_path: Path, embed: m.Embed) -> float:
+    """The support threshold that best separates the hand-labelled pairs."""
+    labels = [SupportLabel.model_validate(x) for x in yaml.safe_load(labels_path.read_text())["pairs"]]
+    scored = sorted((m.support_score(x.claim, x.evidence, embed), x.supported) for x in labels)
+    best_tau, best_correct = 0.5, -1
+    for i in range(len(scored) + 1):
+        lower = scored[i - 1][0] if i else 0.0
+        upper = scored[i][0] if i < len(scored) else 1.0
+        tau = (lower + upper) / 2
+        correct = sum((score >= tau) == supported for score, supported in scored)
+        if correct > best_correct:
+            best_tau, best_correct = tau, correct
+    return round(best_tau, 4)
+
+
+def _ranked(bot: Bot, query: str, mode: Mode) -> list[m.RankedChunk]:
+    hits = [h for h in bot.retriever.search(query, EVAL_K, mode=mode).hits if not h.companion]
+    metas = bot.corpus.metas if bot.corpus else []
+    return [m.RankedChunk(metas[h.row]["source"], metas[h.row]["section"], h.score) for h in hits]
+
+
+def _first_relevant(case: Case, ranked: Sequence[m.RankedChunk]) -> int | None:
+    return next((i + 1 for i, c in enumerate(ranked) if any(e.matches(c.source, c.section) for e in case.expected)),
+                None)
+
+
+def evaluate_case(bot: Bot, case: Case, tau: float, general: str) -> tuple[CaseResult, dict[Mode, Any]]:
+    answer = bot.ask(case.question, history=case.history)
+    result = CaseResult(id=case.id, kind=case.kind, question=case.question, abstained=answer.abstained, passed=False,
+                        timings_ms=answer.timings_ms.model_dump(),
+                        got=[f"{c.source}#{c.section}" for c in answer.citations])
+    values = result.values
+    values["citation_validity"] = float(m.citation_valid(answer))
+    values["template_fidelity"] = float(m.template_fidelity(answer, bot.settings.sources))
+    values["disclaimer_presence"] = float(m.disclaimer_present(answer, general))
+    runs: dict[Mode, Any] = {}
+    if case.kind == "out_of_scope":
+        values["abstention_tnr"] = float(answer.abstained)
+        result.passed = answer.abstained
+        return result, runs
+    query = contextualize(clean_question(case.question), [clean_question(h) for h in case.history])
+    for mode in MODES:
+        ranked = _ranked(bot, query, mode)
+        runs[mode] = m.run_for(case, ranked)
+        if mode == "hybrid":
+            result.first_relevant_rank = _first_relevant(case, ranked)
+    values["false_abstain"] = float(answer.abstained)
+    embed = bot.embedder.embed
+    for name, value in (("citation_support", m.citation_support(answer, embed, tau)),
+                        ("groundedness", m.groundedness(answer, [c.text for c in answer.citations], embed, tau)),
+                        ("fact_recall", m.fact_recall(answer, case)),
+                        ("template_hit", m.template_hit(answer, case))):
+        if value is not None:
+            values[name] = float(value)
+    text = " ".join([*answer.points, *(t.code for t in answer.templates)]).lower()
+    result.missing_facts = [f for f in case.must_include if f.lower() not in text]
+    result.expected = [f"{e.source}#{e.section}" for e in case.expected]
+    result.passed = (not answer.abstained and bool(values["citation_validity"])
+                     and values.get("fact_recall", 1.0) >= 0.5 and (result.first_relevant_rank or 99) <= 5)
+    return result, runs
+
+
+def run_eval(bot: Bot, dataset: Dataset, labels: Path) -> EvalResult:
+    tau = calibrate_tau(labels, bot.embedder.embed)
+    general = bot.persona.data.disclaimers.general if bot.persona else ""
+    results: list[CaseResult] = []
+    runs: dict[Mode, dict[str, dict[str, float]]] = {mode: {} for mode in MODES}
+    for case in dataset.cases:
+        result, case_runs = evaluate_case(bot, case, tau, general)
+        results.append(result)
+        for mode, run in case_runs.items():
+            runs[mode][case.id] = run
+    per_query: dict[str, dict[str, float]] = {}
+    for result in results:
+        for name, value in result.values.items():
+            per_query.setdefault(name, {})[result.id] = value
+    answerable = dataset.of_kind("in_scope", "followup")
+    for mode in MODES:
+        for name, scores in m.retrieval_scores(answerable, runs[mode]).items():
+            per_query[name if mode == "hybrid" else f"{mode}:{name}"] = scores
+    metrics = {name: round(statistics.fmean(values.values()), 4) for name, values in per_query.items() if values}
+    for stage in ("retrieve", "compose", "total"):
+        times = [r.timings_ms[stage] for r in results]
+        metrics[f"latency_{stage}_p50_ms"] = round(m.percentile(times, 50), 2)
+        metrics[f"latency_{stage}_p95_ms"] = round(m.percentile(times, 95), 2)
+    metrics["pass_rate"] = round(sum(r.passed for r in results) / len(results), 4)
+    counts = {kind: len(dataset.of_kind(kind)) for kind in ("in_scope", "out_of_scope", "followup")}
+    return EvalResult(metrics=metrics, per_query=per_query, cases=results, tau=tau, counts=counts)
