@@ -118,9 +118,9 @@ class HybridRetriever:
 
     def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], vector: Vectors) -> list[Hit]:
         rrf: dict[int, float] = {}
-        for ranking in (dense, lexical):
+        for ranking, weight in ((dense, 1.0), (lexical, self.settings.bm25_weight)):
             for rank, (row, _) in enumerate(ranking):
-                rrf[row] = rrf.get(row, 0.0) + 1.0 / (self.settings.rrf_k + rank + 1)
+                rrf[row] = rrf.get(row, 0.0) + weight / (self.settings.rrf_k + rank + 1)
         cosine = dict(dense)
         bm25 = dict(lexical)
         hits = []

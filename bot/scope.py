@@ -12,7 +12,7 @@ from ingest.settings import AnswerSettings
 
 _INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|system|previous|above)\b"
-    r"|\b(system prompt|jailbreak|developer mode|you are now|pretend (to be|you are)|act as (an?|the) )",
+    r"|\b(system prompt|jailbreak|developer mode|you are now|from now on,? you|pretend (to be|you are)|roleplay)",
     re.I,
 )
 

@@ -31,10 +31,15 @@ def _claim(point: str) -> tuple[str, list[int]]:
     return _CITATION.sub("", point).strip(), [int(n) for n in _CITATION.findall(point)]
 
 
+def _prose(markdown: str) -> str:
+    """The answer without its fenced templates: `[0]` inside code is an index, not a citation."""
+    return re.sub(r"(?ms)^(`{3,})[^\n]*\n.*?^\1\s*$", "", markdown)
+
+
 def citation_valid(answer: Answer) -> bool:
     """Every [n] resolves to a citation, and every citation is used."""
     numbers = {c.n for c in answer.citations}
-    used = {int(n) for n in _CITATION.findall(answer.answer)}
+    used = {int(n) for n in _CITATION.findall(_prose(answer.answer))}
     return used <= numbers and numbers <= used | {t.n for t in answer.templates}
 
 

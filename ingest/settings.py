@@ -18,6 +18,7 @@ class RetrieveSettings(BaseModel):
     k: int = Field(6, ge=1, le=50, description="chunks handed to the composer")
     candidates: int = Field(30, ge=5, le=200, description="candidates taken from each retriever before fusion")
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
+    bm25_weight: float = Field(0.3, ge=0, le=2, description="weight of the BM25 ranking in the fusion (tuned on evals)")
 
 
 class AnswerSettings(BaseModel):
@@ -29,7 +30,7 @@ class AnswerSettings(BaseModel):
     # evidence = dense_weight * best cosine + (1 - dense_weight) * share of question terms found;
     # below min_evidence the bot abstains. Calibrated on the eval questions (evals/calibration.md).
     dense_weight: float = Field(0.6, ge=0, le=1)
-    min_evidence: float = Field(0.3, ge=0, le=1)
+    min_evidence: float = Field(0.4, ge=0, le=1)
     llm_timeout: float = Field(30.0, gt=0)
 
 
