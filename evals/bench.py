@@ -115,6 +115,61 @@ def bench_cold_ask(settings: Settings) -> float:
     return time.perf_counter() - started
 
 
+def bench_load(settings: Settings, clients: int = 16, seconds: float = 30.0) -> dict[str, Any]:
+    """`kb serve` in its own process, and concurrent /api/ask clients on loopback for a fixed time."""
+    import socket
+    import threading
+    import urllib.request
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_INDEX_DIR": str(settings.index_dir), "KB_PORT": str(port)}
+    server = subprocess.Popen([str(Path(sys.executable).parent / "kb"), "serve"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/health", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("kb serve did not start") from None
+                time.sleep(0.5)
+        latencies: list[float] = []
+        errors: list[str] = []
+        stop = time.monotonic() + seconds
+
+        def client(offset: int) -> None:
+            with httpx.Client(base_url=url, timeout=60) as http:
+                i = offset
+                while time.monotonic() < stop:
+                    started = time.perf_counter()
+                    response = http.post("/api/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]})
+                    if response.status_code == 200:
+                        latencies.append((time.perf_counter() - started) * 1000)
+                    else:
+                        errors.append(str(response.status_code))
+                    i += 1
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"requests": len(latencies), "errors": len(errors), "rps": len(latencies) / elapsed,
+            "p50": _pct(latencies, 0.5), "p95": _pct(latencies, 0.95), "clients": clients, "seconds": elapsed}
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     base = Settings()
@@ -137,6 +192,11 @@ def main() -> None:
         print(f"encode + 1 Chroma query    {ask['baseline_p50']:.1f} / {ask['baseline_p95']:.1f} ms")
         print(f"ratio ask/baseline p50     {ask['p50'] / ask['baseline_p50']:.2f}   (target <= 2.5)")
         print(f"cold `kb ask` wall time    {bench_cold_ask(ing['settings']):.2f} s")
+        load = bench_load(ing["settings"])
+        print(f"== load: {load['clients']} concurrent /api/ask clients, {load['seconds']:.0f} s, loopback")
+        print(f"throughput                 {load['rps']:.1f} answers/s ({load['requests']} answers)")
+        print(f"latency p50 / p95          {load['p50']:.0f} / {load['p95']:.0f} ms")
+        print(f"errors                     {load['errors']}   (target 0)")
         print(f"peak memory (this process) {_peak_mb():.0f} MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)

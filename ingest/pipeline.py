@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from filelock import FileLock, Timeout
@@ -22,6 +23,7 @@ from ingest.sentences import encode_sentences, sentence_spans
 from ingest.settings import Settings
 
 Progress = Callable[[int, int], None]
+Writer = Callable[[list[Chunk], list[list[float]], dict[str, Metadata]], None]
 
 
 class SkippedFile(BaseModel):
@@ -168,15 +170,16 @@ class Ingestor:
 
     def _embed_and_write(self, plans: list[_Plan], store: IndexStore, report: IngestReport) -> None:
         """Few large writes (Chroma pays per call), ordered so a crash at any point is recoverable:
-        all changed documents go pending first, sentences before their chunks, done marks last."""
+        all changed documents go pending first, new chunks are written while the next batch embeds,
+        done marks come last."""
         if not plans:
             return
         pending = [c for plan in plans for c in plan.new]
-        vectors, sentences = self._embed(pending, report) if pending else ([], {})
         hashes = {plan.doc.key: plan.doc_hash for plan in plans}
         store.mark([_entry(plan, "pending") for plan in plans])
         if pending:
-            store.upsert(pending, vectors, hashes, len(vectors[0]), sentences)
+            self._embed(pending, report, lambda chunks, vectors, extra: store.upsert(
+                chunks, vectors, hashes, len(vectors[0]), extra))
         kept = [c for plan in plans for c in plan.chunks if c.id in plan.existing]
         store.update_metadata(kept, hashes)
         stale = sorted(i for plan in plans for i in plan.existing - {c.id for c in plan.chunks})
@@ -187,30 +190,30 @@ class Ingestor:
         report.chunks_deleted += len(stale)
         report.templates_added += sum(c.kind == "template" for c in pending)
 
-    def _embed(self, chunks: list[Chunk], report: IngestReport) -> tuple[list[list[float]], dict[str, Metadata]]:
-        """Chunk vectors and, from the same forward pass, a vector per answer sentence of prose."""
+    def _embed(self, chunks: list[Chunk], report: IngestReport, write: Writer) -> None:
+        """Embed chunks (and, from the same forward pass, their answer sentences) batch by batch;
+        each batch is handed to `write` on a background thread while the next one embeds."""
         started = time.perf_counter()
         report.model_loaded = True
         batch = max(self.settings.embed_batch_size * 4, 256)  # bounds memory for token vectors
-        vectors: list[list[float]] = [[] for _ in chunks]
-        sentences: dict[str, Metadata] = {}
         # Longest first, like SentenceTransformer.encode does across its input: less padding per batch.
-        order = sorted(range(len(chunks)), key=lambda i: -len(chunks[i].embed_text))
+        ordered = sorted(chunks, key=lambda c: -len(c.embed_text))
         self.progress(0, len(chunks))
-        for start in range(0, len(order), batch):
-            part = [chunks[i] for i in order[start : start + batch]]
-            spans = [sentence_spans(c.text) if c.kind == "prose" else [] for c in part]
-            shifts = [len(c.embed_text) - len(c.text) for c in part]
-            shifted = [[(a + d, b + d) for a, b in row] for row, d in zip(spans, shifts, strict=True)]
-            chunk_vectors, span_vectors = self.embedder.embed_with_spans([c.embed_text for c in part], shifted)
-            for i, vector in zip(order[start : start + batch], chunk_vectors.tolist(), strict=True):
-                vectors[i] = vector
-            for chunk, row, pooled in zip(part, spans, span_vectors, strict=True):
-                if row:
-                    sentences[chunk.id] = encode_sentences(row, pooled)
-            self.progress(min(start + batch, len(chunks)), len(chunks))
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            writes = []
+            for start in range(0, len(ordered), batch):
+                part = ordered[start : start + batch]
+                spans = [sentence_spans(c.text) if c.kind == "prose" else [] for c in part]
+                shifts = [len(c.embed_text) - len(c.text) for c in part]
+                shifted = [[(a + d, b + d) for a, b in row] for row, d in zip(spans, shifts, strict=True)]
+                vectors, span_vectors = self.embedder.embed_with_spans([c.embed_text for c in part], shifted)
+                extra = {c.id: encode_sentences(row, pooled)
+                         for c, row, pooled in zip(part, spans, span_vectors, strict=True) if row}
+                writes.append(writer.submit(write, part, vectors.tolist(), extra))
+                self.progress(min(start + batch, len(chunks)), len(chunks))
+            for done in writes:
+                done.result()  # a failed write fails the ingest; the pending marks make it recoverable
         report.embed_seconds = round(time.perf_counter() - started, 3)
-        return vectors, sentences
 
     @staticmethod
     def _remove(manifest: dict[str, ManifestEntry], documents: list[Document], skipped: set[str],

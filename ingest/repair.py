@@ -21,6 +21,8 @@ def _undo_mac_roman(run: str) -> str:
 def repair_text(text: str) -> str:
     """Fix mojibake and normalise line endings; never adds or removes lines."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.isascii():  # nothing to repair, and ftfy is the slowest step of loading
+        return text
     text = _NON_ASCII_RUN.sub(lambda m: _undo_mac_roman(m.group()), text)
     # html entities stay as written: templates must survive byte for byte.
     return ftfy.fix_text(text, unescape_html=False, uncurl_quotes=False, fix_line_breaks=False)
