@@ -38,6 +38,7 @@ class Case(BaseModel):
     expected: list[Expected] = Field(default_factory=list)
     must_include: list[str] = Field(default_factory=list, max_length=4)
     template_languages: list[str] = Field(default_factory=list)
+    review_note: str = Field("", description="why a case exported from feedback needs review; drop once reviewed")
 
     @model_validator(mode="after")
     def _consistent(self) -> Case:
@@ -48,7 +49,8 @@ class Case(BaseModel):
             if not self.expected:
                 raise ValueError("an answerable case needs at least one expected source")
             if not 1 <= len(self.must_include) <= 4:
-                raise ValueError("an answerable case needs 1 to 4 must_include facts")
+                hint = " (exported from feedback: review it and add the facts)" if self.review_note else ""
+                raise ValueError(f"an answerable case needs 1 to 4 must_include facts{hint}")
         if self.kind == "followup" and not self.history:
             raise ValueError("a followup case needs the earlier question in history")
         return self
