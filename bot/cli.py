@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markdown import Markdown
 
@@ -38,10 +39,14 @@ def register(app: typer.Typer) -> None:
         if (question is None) == (batch is None):
             raise QuestionError("give either a QUESTION or --batch FILE")
         questions = _read_batch(batch) if batch else [question or ""]
+        try:
+            filters = Filters(provider=provider.lower() if provider else None)
+        except ValidationError as exc:
+            raise QuestionError(f"--provider: {exc.errors()[0]['msg']}") from None
         settings = build_settings(source, index)
         embedder = make_embedder(settings)
         bot = load_bot(settings, embedder, answerer_for(settings, embedder))
-        filters = Filters(provider=provider.lower() if provider else None)
+
         console = Console()
         for text in questions:
             answer = bot.ask(text, k=k, filters=filters)

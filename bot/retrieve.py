@@ -11,12 +11,13 @@ import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from bot.corpus import Corpus
 from bot.text import terms
 from ingest.embed import Embedder, Vectors
 from ingest.index import IndexStore
+from ingest.records import PROVIDERS
 from ingest.settings import RetrieveSettings
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -34,6 +35,13 @@ class Filters(BaseModel):
     doc_kind: str | None = None
     kind: str | None = None
     source: str | None = None
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str | None) -> str | None:
+        if value is not None and value not in PROVIDERS:
+            raise ValueError(f"unknown provider {value!r}; use one of: {', '.join(PROVIDERS)}")
+        return value
 
     def where(self) -> dict[str, Any] | None:
         # The persona describes the bot itself; it is configuration, not an answer source.
