@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import shutil
+
+import bm25s
+import pytest
+
+from bot.corpus import load_corpus
+from ingest.index import IndexStore
+from ingest.pipeline import ingest
+from ingest.settings import Settings
+from tests.conftest import FIXTURES
+from tests.fakes import HashingEmbedder
+
+
+def test_bm25_is_persisted_and_rebuilt_only_when_the_manifest_changes(settings: Settings,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = settings.sources[0]
+    for name in ("table.md", "code-comments.md"):
+        shutil.copy(FIXTURES / "docs" / name, kb / name)
+    embedder = HashingEmbedder()
+    ingest(settings, embedder)
+    store = IndexStore.open(settings, embedder.name)
+    first = load_corpus(store, settings.cache_dir)
+    folders = list(settings.cache_dir.glob("bm25-*"))
+    assert len(folders) == 1 and first.bm25 is not None
+
+    def no_rebuild(*args: object, **kwargs: object) -> None:
+        raise AssertionError("BM25 was rebuilt although nothing changed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bm25s.BM25, "index", no_rebuild)
+        again = load_corpus(store, settings.cache_dir)
+    assert again.fingerprint == first.fingerprint and again.bm25 is not None
+    (kb / "table.md").write_text((kb / "table.md").read_text() + "\nA new line about Zephyr throttles.\n")
+    ingest(settings, embedder)
+    changed = load_corpus(IndexStore.open(settings, embedder.name), settings.cache_dir)
+    assert changed.fingerprint != first.fingerprint
+    assert [f.name for f in settings.cache_dir.glob("bm25-*")] == [f"bm25-{changed.fingerprint}"]
+    assert changed.bm25 is not None and "zephyr" in changed.bm25.vocab_dict
