@@ -22,6 +22,7 @@ from ingest.settings import AnswerSettings
 BREADCRUMB = "\u203a"  # a single right-pointing angle quote between title and section
 MMR_LAMBDA = 0.75
 NEAR_DUPLICATE = 0.92
+STOP_RATIO = 0.7  # after the minimum, stop at points scoring under this share of the best
 TEMPLATE_MARGIN = 0.1
 _TEMPLATE_INTENT = re.compile(
     r"\b(templates?|examples?|snippets?|code|yaml|yml|json|terraform|hcl|sam|cloudformation|cdk|serverless\.yml|"
@@ -103,7 +104,7 @@ class Composer:
             choice, _ = self._next(candidates, vectors, picked, per_chunk)
             if choice is None:
                 break
-            if len(picked) >= self.settings.min_points and candidates[choice].score < 0.7 * best:
+            if len(picked) >= self.settings.min_points and candidates[choice].score < STOP_RATIO * best:
                 break
             picked.append(choice)
             per_chunk[candidates[choice].hit.row] = per_chunk.get(candidates[choice].hit.row, 0) + 1
