@@ -77,12 +77,16 @@ def ingest(source: list[Path] | None = SourceOpt, index: Path | None = IndexOpt,
 @app.command()
 def stats(index: Path | None = IndexOpt, as_json: bool = JsonOpt) -> None:
     """Show documents, chunks by kind and provider, model, index path and size."""
+    from ingest.errors import IndexError_
     from ingest.index import IndexStore
     from ingest.render import print_stats
     from ingest.stats import collect_stats
 
     settings = build_settings(None, index)
     store = IndexStore.open(settings, settings.embedding_model)
+    if not store.exists():
+        where = settings.chroma_url or settings.index_dir
+        raise IndexError_(f"there is no index {settings.collection!r} at {where} yet; run `kb ingest` first")
     result = collect_stats(settings, store)
     if as_json:
         print(result.model_dump_json(indent=2))

@@ -64,3 +64,8 @@ def test_ingest_against_a_real_chroma_server(settings: Settings, chroma_server: 
 def test_bad_chroma_url_is_a_clear_error(tmp_path: Path) -> None:
     result = kb("stats", env={"KB_CHROMA_URL": "ftp://example"})
     assert result.returncode != 0 and "is not an http(s) URL" in result.stderr
+
+
+def test_stats_without_an_index_says_what_to_run(tmp_path: Path) -> None:
+    result = kb("stats", "--index", str(tmp_path / "none"))
+    assert result.returncode == 1 and "run `kb ingest` first" in result.stderr
