@@ -21,6 +21,18 @@ class Citation(BaseModel):
     text: str  # the whole cited chunk
     kind: str = "prose"
 
+    @property
+    def label(self) -> str:
+        """The title, then the section path without repeating the title, joined by single angle quotes."""
+        parts = self.section.split(" > ")
+        if parts and parts[0] == self.title:
+            parts = parts[1:]
+        return " \u203a ".join([self.title, *parts])
+
+    @property
+    def location(self) -> str:
+        return f"{self.source}:{self.start_line}-{self.end_line}"
+
 
 class Template(BaseModel):
     model_config = ConfigDict(frozen=True)

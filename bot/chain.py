@@ -105,11 +105,15 @@ class Bot:
     def chain(self) -> Runnable[AskRequest, Answer]:
         return RunnableLambda(self._prepare) | RunnableLambda(self._retrieve) | RunnableLambda(self._compose)
 
+    @staticmethod
+    def query(question: str, history: Sequence[str] = ()) -> tuple[str, str]:
+        """The cleaned question and the retrieval query (merged with the last turns for a follow-up)."""
+        cleaned = clean_question(question)
+        return cleaned, contextualize(cleaned, [clean_question(h) for h in history if h.strip()][-3:])
+
     def _prepare(self, request: AskRequest) -> dict[str, Any]:
-        question = clean_question(request.question)
-        history = [clean_question(h) for h in request.history if h.strip()][-3:]
-        return {"request": request, "question": question, "query": contextualize(question, history),
-                "started": time.perf_counter()}
+        question, query = self.query(request.question, request.history)
+        return {"request": request, "question": question, "query": query, "started": time.perf_counter()}
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         request: AskRequest = state["request"]

@@ -19,7 +19,6 @@ from bot.retrieve import Hit, Retrieval
 from bot.text import term_set, words
 from ingest.settings import AnswerSettings
 
-BREADCRUMB = "\u203a"  # a single right-pointing angle quote between title and section
 MMR_LAMBDA = 0.75
 NEAR_DUPLICATE = 0.92
 STOP_RATIO = 0.7  # after the minimum, stop at points scoring under this share of the best
@@ -57,13 +56,6 @@ def tidy(text: str) -> str:
     if text[-1] not in ".!?)`\"'":
         text += "."
     return text[0].upper() + text[1:]
-
-
-def _section_display(title: str, section: str) -> str:
-    parts = section.split(" > ")
-    if parts and parts[0] == title:
-        parts = parts[1:]
-    return f" {BREADCRUMB} ".join([title, *parts])
 
 
 class Composer:
@@ -196,10 +188,10 @@ def render_markdown(points: list[str], templates: list[Template], citations: lis
         parts.append("**Templates**")
         by_n = {c.n: c for c in citations}
         for template in templates:
-            label = _section_display(by_n[template.n].title, template.section)
+            label = by_n[template.n].label
             parts.append(f"[{template.n}] {label} ({template.language})\n\n{fence(template.code, template.language)}")
     parts.append("**Sources**")
     parts.append("\n".join(
-        f"{c.n}. {_section_display(c.title, c.section)} ({c.source}:{c.start_line}-{c.end_line})" for c in citations))
+        f"{c.n}. {c.label} ({c.location})" for c in citations))
     parts.append("\n".join(f"> {line}" for line in disclaimer.split("\n")))
     return "\n\n".join(parts)

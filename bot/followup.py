@@ -5,14 +5,12 @@ from __future__ import annotations
 import re
 
 from bot.text import term_set, words
-from ingest.chunk import providers_in
+from ingest.chunk import PROVIDER_TERMS, providers_in
 
 _FOLLOWUP_START = re.compile(r"^(and|but|also|or|what about|how about|same|then|so|ok|okay|now)\b", re.I)
 _PRONOUN = re.compile(r"\b(it|its|that|this|those|these|them|there|one|ones)\b", re.I)
-_PROVIDER_WORDS = re.compile(
-    r"\b(aws|amazon|lambda|dynamodb|s3|sqs|sns|eventbridge|step functions|cloudformation|sam|cognito|kinesis|"
-    r"gcp|google cloud|cloud functions?|cloud run|pub/sub|pubsub|firestore|azure|cosmos db|durable functions|"
-    r"event grid|service bus|cloudflare|workers?|vercel|netlify)\b", re.I)
+# The same vocabulary ingest uses to tag chunks with providers.
+_PROVIDER_WORDS = re.compile("|".join(f"(?:{terms})" for terms in PROVIDER_TERMS.values()), re.I)
 
 
 def is_followup(question: str) -> bool:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ingest.chunk import embed_text
 from ingest.embed import SentenceTransformerEmbedder
 from ingest.index import IndexStore
 from ingest.pipeline import ingest
@@ -54,10 +55,11 @@ def bench_ingest(base: Settings, embedder: SentenceTransformerEmbedder, work: Pa
     report = ingest(settings, embedder)
     pipeline_s = time.perf_counter() - started
     chunks = IndexStore.open(settings, embedder.name).chunks().get(include=["documents", "metadatas"])
-    # The same texts the pipeline embedded: the heading path, then the chunk (fenced for templates).
+    # The same texts the pipeline embedded, built by the same function.
     documents: list[str] = chunks["documents"] or []
     metadatas: list[Any] = chunks["metadatas"] or []
-    texts = [_embed_text(doc, meta) for doc, meta in zip(documents, metadatas, strict=True)]
+    texts = [embed_text(meta["section"], meta["kind"], meta["language"], doc)
+             for doc, meta in zip(documents, metadatas, strict=True)]
     started = time.perf_counter()
     embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True)
     raw_s = time.perf_counter() - started
@@ -71,16 +73,6 @@ def bench_ingest(base: Settings, embedder: SentenceTransformerEmbedder, work: Pa
     return {"chunks": n, "documents": report.documents_changed, "pipeline_s": pipeline_s, "raw_s": raw_s,
             "pipeline_cps": n / pipeline_s, "raw_cps": len(texts) / raw_s, "noop_s": statistics.median(noop),
             "embed_s": report.embed_seconds, "settings": settings}
-
-
-def _embed_text(document: str, meta: Any) -> str:
-    if meta["kind"] == "template":
-        return f"{meta['section']}\n```{meta['language']}\n{document}\n```"
-    if meta["kind"] == "table":
-        import re
-
-        return f"{meta['section']}\n" + re.sub(r"-{4,}", "---", re.sub(r"[ \t]{2,}", " ", document))
-    return f"{meta['section']}\n{document}"
 
 
 def bench_ask(settings: Settings, embedder: SentenceTransformerEmbedder, rounds: int = 5) -> dict[str, Any]:

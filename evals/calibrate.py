@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from bot.chain import Bot
-from bot.followup import contextualize
-from bot.question import clean_question
 from bot.scope import evidence, is_gibberish, is_injection
 from evals.dataset import Dataset
 
@@ -15,8 +13,7 @@ def evidence_scores(bot: Bot, dataset: Dataset) -> tuple[list[float], list[float
     answerable: list[float] = []
     out: list[float] = []
     for case in dataset.cases:
-        question = clean_question(case.question)
-        query = contextualize(question, [clean_question(h) for h in case.history])
+        _, query = bot.query(case.question, case.history)
         if case.kind == "out_of_scope" and (is_injection(query) or is_gibberish(query, bot.corpus)):
             continue
         score = evidence(query, bot.retriever.search(query), bot.corpus, bot.settings.answer)

@@ -11,11 +11,10 @@ import yaml
 from pydantic import BaseModel, Field
 
 from bot.chain import Bot
-from bot.followup import contextualize
-from bot.question import clean_question
 from bot.retrieve import Mode
 from evals import metrics as m
 from evals.dataset import Case, Dataset
+from ingest.embed import Vectors
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
 EVAL_K = 10
@@ -65,8 +64,8 @@ def calibrate_tau(labels_path: Path, embed: m.Embed) -> float:
     return round(best_tau, 4)
 
 
-def _ranked(bot: Bot, query: str, mode: Mode) -> list[m.RankedChunk]:
-    hits = [h for h in bot.retriever.search(query, EVAL_K, mode=mode).hits if not h.companion]
+def _ranked(bot: Bot, query: str, mode: Mode, vector: Vectors) -> list[m.RankedChunk]:
+    hits = [h for h in bot.retriever.search(query, EVAL_K, mode=mode, vector=vector).hits if not h.companion]
     metas = bot.corpus.metas if bot.corpus else []
     return [m.RankedChunk(metas[h.row]["source"], metas[h.row]["section"], h.score) for h in hits]
 
@@ -90,9 +89,10 @@ def evaluate_case(bot: Bot, case: Case, tau: float, general: str) -> tuple[CaseR
         values["abstention_tnr"] = float(answer.abstained)
         result.passed = answer.abstained
         return result, runs
-    query = contextualize(clean_question(case.question), [clean_question(h) for h in case.history])
+    _, query = bot.query(case.question, case.history)
+    vector = bot.retriever.embed_query(query)  # once for the three retrieval modes
     for mode in MODES:
-        ranked = _ranked(bot, query, mode)
+        ranked = _ranked(bot, query, mode, vector)
         runs[mode] = m.run_for(case, ranked)
         if mode == "hybrid":
             result.first_relevant_rank = _first_relevant(case, ranked)

@@ -13,7 +13,7 @@ from ingest.records import PROVIDERS, Chunk, ChunkKind, Document
 
 CountTokens = Callable[[list[str]], list[int]]
 
-_PROVIDER_TERMS = {
+PROVIDER_TERMS = {
     "aws": r"\baws\b|amazon|lambda\b|dynamodb|\bs3\b|\bsqs\b|\bsns\b|eventbridge|step functions|cloudformation|"
            r"\bsam\b|cognito|api gateway|kinesis|x-ray|cloudwatch|aurora|\bcdk\b|graviton|snapstart",
     "gcp": r"\bgcp\b|google cloud|cloud functions?\b|cloud run|pub/sub|pubsub|firestore|bigquery|"
@@ -44,7 +44,7 @@ class ChunkLimits:
 
 def providers_in(text: str) -> tuple[str, ...]:
     lowered = text.lower()
-    return tuple(p for p in PROVIDERS if re.search(_PROVIDER_TERMS[p], lowered))
+    return tuple(p for p in PROVIDERS if re.search(PROVIDER_TERMS[p], lowered))
 
 
 def slug(heading: str) -> str:
@@ -178,10 +178,10 @@ class Chunker:
               parent: str, doc_providers: tuple[str, ...], position: int) -> Chunk:
         text = "\n\n".join(u.text for u in units)
         path = section.section_path or doc.title
-        shown = {"template": _fenced(text, language), "table": _compact_table(text)}.get(kind, text)
+        shown = embed_text(path, kind, language, text)
         content_hash = _hash(text)
         return Chunk(
-            id=f"#{position}", text=text, embed_text=f"{path}\n{shown}", source=doc.source, title=doc.title,
+            id=f"#{position}", text=text, embed_text=shown, source=doc.source, title=doc.title,
             doc_kind=doc.kind, section=path, anchor=slug(section.heading or doc.title),
             start_line=min(u.start_line for u in units), end_line=max(u.end_line for u in units),
             kind=kind, language=language, providers=providers_in(f"{path}\n{text}") or doc_providers,
@@ -205,6 +205,12 @@ class Chunker:
 
 def _unit(block: Block) -> Unit:
     return Unit(block.text, block.start_line, block.end_line)
+
+
+def embed_text(section: str, kind: str, language: str, text: str) -> str:
+    """What the model sees: the heading path, then the text (fenced for templates, compacted for tables)."""
+    shown = {"template": _fenced(text, language), "table": _compact_table(text)}.get(kind, text)
+    return f"{section}\n{shown}"
 
 
 def _fenced(code: str, language: str) -> str:

@@ -10,26 +10,12 @@ import html
 import re
 from typing import Any
 
-from bot.answer import Answer, Citation
+from bot.answer import Answer
 from bot.compose import fence
 
 _CITE = re.compile(r"\[(\d+)\]")
 SLACK_TEXT_LIMIT = 3000  # a section block's text
 SLACK_CODE_LIMIT = 2800  # leaves room for the fence and the truncation note
-BREADCRUMB = " \u203a "
-
-
-def label(citation: Citation) -> str:
-    parts = citation.section.split(" > ")
-    if parts and parts[0] == citation.title:
-        parts = parts[1:]
-    return BREADCRUMB.join([citation.title, *parts])
-
-
-def location(citation: Citation) -> str:
-    return f"{citation.source}:{citation.start_line}-{citation.end_line}"
-
-
 # -- markdown ------------------------------------------------------------------------------------
 def to_markdown(answer: Answer) -> str:
     return answer.answer
@@ -55,9 +41,9 @@ def to_web_markdown(answer: Answer, answer_id: str = "a") -> str:
         parts.append("**Templates**")
         for template in answer.templates:
             citation = answer.citations[template.n - 1]
-            parts.append(f"[{template.n}] {_md_text(label(citation))} ({template.language})\n\n"
+            parts.append(f"[{template.n}] {_md_text(citation.label)} ({template.language})\n\n"
                          f"{fence(template.code, template.language)}")
-    sources = "\n".join(f"{c.n}. {_md_text(label(c))} ({_md_text(location(c))})" for c in answer.citations)
+    sources = "\n".join(f"{c.n}. {_md_text(c.label)} ({_md_text(c.location)})" for c in answer.citations)
     parts += ["**Sources**", sources, note]
     return "\n\n".join(parts)
 
@@ -113,7 +99,7 @@ def to_html(answer: Answer, answer_id: str = "a") -> str:
             citation = answer.citations[template.n - 1]
             parts.append(
                 f'<div class="kb-template"><div class="kb-template-head">'
-                f'{_cite_links(f"[{template.n}]", answer_id)} {html.escape(label(citation))} '
+                f'{_cite_links(f"[{template.n}]", answer_id)} {html.escape(citation.label)} '
                 f'<span class="kb-lang">{html.escape(template.language)}</span>'
                 f'<button class="kb-copy" type="button">Copy</button></div>'
                 f'<pre><code class="language-{html.escape(template.language)}">{html.escape(template.code)}'
@@ -129,8 +115,8 @@ def sources_html(answer: Answer, answer_id: str = "a") -> str:
     for citation in answer.citations:
         items.append(
             f'<details class="kb-source" id="kb-src-{answer_id}-{citation.n}">'
-            f'<summary>{citation.n}. {html.escape(label(citation))} '
-            f'<span class="kb-loc">({html.escape(location(citation))})</span></summary>'
+            f'<summary>{citation.n}. {html.escape(citation.label)} '
+            f'<span class="kb-loc">({html.escape(citation.location)})</span></summary>'
             f'<pre class="kb-chunk">{highlight(citation.text, _quoted(answer, citation.n))}</pre></details>')
     return f'<div class="kb-sources"><h4>Sources</h4>{"".join(items)}</div>'
 
@@ -171,10 +157,10 @@ def to_slack_blocks(answer: Answer, feedback_id: str = "") -> list[dict[str, Any
         for template in answer.templates:
             citation = answer.citations[template.n - 1]
             code, cut = _truncate(slack_escape(template.code), SLACK_CODE_LIMIT)
-            note = f"\n_Truncated: see {slack_escape(location(citation))} for the full template._" if cut else ""
-            header = f"*[{template.n}] {slack_escape(label(citation))}* ({slack_escape(template.language)})"
+            note = f"\n_Truncated: see {slack_escape(citation.location)} for the full template._" if cut else ""
+            header = f"*[{template.n}] {slack_escape(citation.label)}* ({slack_escape(template.language)})"
             blocks.append(_section(f"{header}\n```{code}```{note}"))
-        sources = "\n".join(f"{c.n}. {slack_escape(label(c))} ({slack_escape(location(c))})" for c in answer.citations)
+        sources = "\n".join(f"{c.n}. {slack_escape(c.label)} ({slack_escape(c.location)})" for c in answer.citations)
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": sources[:SLACK_TEXT_LIMIT]}]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn",
                                                     "text": slack_escape(answer.disclaimer)[:SLACK_TEXT_LIMIT]}]})
@@ -198,5 +184,5 @@ def slack_fallback_text(answer: Answer) -> str:
     return slack_escape(first)[:300]
 
 
-__all__ = ["fence", "highlight", "label", "location", "slack_escape", "sources_html", "to_html", "to_markdown",
+__all__ = ["fence", "highlight", "slack_escape", "sources_html", "to_html", "to_markdown",
            "to_mrkdwn", "to_slack_blocks", "to_web_markdown"]

@@ -96,7 +96,7 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
             chat[-1]["content"] = "\n\n".join(blocks[:shown])
             yield chat, "", gr.skip(), gr.skip(), panels
             time.sleep(STREAM_DELAY)
-        panel = "" if answer.abstained else f"<h4>{_html(message)}</h4>{sources_html(answer, answer_id)}"
+        panel = "" if answer.abstained else f"<h4>{html.escape(message)}</h4>{sources_html(answer, answer_id)}"
         panels = [panel, *panels][:20]
         yield chat, "", "".join(panels) or "<p>No sources yet.</p>", item_id, panels
 
@@ -156,6 +156,3 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
         t_pick.change(show_template, t_pick, t_code)
     return blocks
 
-
-def _html(text: str) -> str:
-    return html.escape(text)
