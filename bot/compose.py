@@ -119,7 +119,7 @@ class Composer:
                     continue
                 seen.add(key)
                 similarity = float(self.corpus.sentence_vectors[row] @ retrieval.vector)
-                overlap = len(wanted & term_set(sentence.text)) / len(wanted) if wanted else 0.0
+                overlap = len(wanted & self.corpus.sentence_terms[row]) / len(wanted) if wanted else 0.0
                 score = 0.55 * similarity + 0.30 * overlap + 0.15 * (hit.score / top)
                 points.append(Point(row, hit, score, text))
         return points

@@ -45,6 +45,7 @@ class Corpus:
     children: dict[int, list[int]] = field(default_factory=dict)  # prose row -> template rows
     by_chunk: dict[int, list[int]] = field(default_factory=dict)  # chunk row -> sentence rows
     term_sets: list[set[str]] = field(default_factory=list)  # stemmed content words of each chunk
+    sentence_terms: list[set[str]] = field(default_factory=list)  # ... and of each answer sentence
 
     def __post_init__(self) -> None:
         self.row = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
@@ -59,6 +60,7 @@ class Corpus:
             by_chunk[sentence.chunk].append(i)
         self.by_chunk = dict(by_chunk)
         self.term_sets = [set(terms(self.search_text(i))) for i in range(len(self.ids))]
+        self.sentence_terms = [set(terms(s.text)) for s in self.sentences]
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -20,6 +20,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from bot.answer import Answer
 from bot.chain import Answerer, ExtractiveAnswerer
 from bot.compose import Composer, tidy
+from bot.corpus import Corpus
 from bot.retrieve import Hit, Retrieval
 from bot.text import term_set
 from ingest.embed import Embedder
@@ -77,7 +78,7 @@ class LLMAnswerer:
             reply = self._invoke(build_messages(question, evidence))
         except Exception as exc:  # any provider failure: the extractive answer still works
             return self._fall_back(question, retrieval, composer, f"LLM unavailable ({type(exc).__name__}: {exc})")
-        chosen = self.supported(parse_claims(reply, len(sources)), sources, corpus.texts)
+        chosen = self.supported(parse_claims(reply, len(sources)), sources, corpus)
         if not chosen:
             return self._fall_back(question, retrieval, composer, "LLM answer had no supported, cited sentence")
         answer = composer.assemble(question, retrieval, chosen)
@@ -94,18 +95,18 @@ class LLMAnswerer:
             pool.shutdown(wait=False, cancel_futures=True)
         return content if isinstance(content, str) else " ".join(str(part) for part in content)
 
-    def supported(self, claims: list[Claim], sources: list[Hit], texts: list[str]) -> list[tuple[str, Hit]]:
-        """Keep claims whose cited chunk supports them: word recall or embedding cosine >= SUPPORT."""
+    def supported(self, claims: list[Claim], sources: list[Hit], corpus: Corpus) -> list[tuple[str, Hit]]:
+        """Keep claims whose cited chunk supports them: word recall or embedding cosine >= SUPPORT.
+        Chunk vectors come from the index; only the claims are embedded."""
         if not claims:
             return []
         claim_vectors = self.embedder.embed([c.text for c in claims])
-        source_vectors = self.embedder.embed([texts[h.row] for h in sources])
         kept = []
         for claim, vector in zip(claims, claim_vectors, strict=True):
             hit = sources[claim.source - 1]
             words = term_set(claim.text)
-            recall = len(words & term_set(texts[hit.row])) / len(words) if words else 0.0
-            cosine = float(np.dot(vector, source_vectors[claim.source - 1]))
+            recall = len(words & term_set(corpus.texts[hit.row])) / len(words) if words else 0.0
+            cosine = float(np.dot(vector, corpus.vectors[hit.row]))
             if max(recall, cosine) >= SUPPORT:
                 kept.append((claim.text, hit))
         return kept[:6]

@@ -45,7 +45,7 @@ def coverage(question: str, retrieval: Retrieval, corpus: Corpus, top: int = 3) 
         return 0.0
     found: set[str] = set()
     for hit in retrieval.hits[:top]:
-        found |= term_set(corpus.search_text(hit.row))
+        found |= corpus.term_sets[hit.row]
     return len(wanted & found) / len(wanted)
 
 

@@ -19,12 +19,20 @@ _CITATION = re.compile(r"\[(\d+)\]")
 Embed = Callable[[list[str]], np.ndarray]
 
 
-def support_score(claim: str, evidence: str, embed: Embed) -> float:
-    """The larger of embedding cosine and content-word recall of the claim in the evidence."""
-    words = term_set(claim)
-    recall = len(words & term_set(evidence)) / len(words) if words else 0.0
-    vectors = embed([claim, evidence])
-    return max(recall, float(vectors[0] @ vectors[1]))
+def support_matrix(claims: Sequence[str], evidence: Sequence[str], embed: Embed) -> np.ndarray:
+    """For every claim and evidence text: the larger of embedding cosine and content-word recall.
+    All texts are embedded in one call."""
+    vectors = embed([*claims, *evidence])
+    cosine = vectors[: len(claims)] @ vectors[len(claims) :].T
+    evidence_terms = [term_set(text) for text in evidence]
+    recall = np.zeros_like(cosine)
+    for i, claim in enumerate(claims):
+        words = term_set(claim)
+        for j, found in enumerate(evidence_terms):
+            recall[i, j] = len(words & found) / len(words) if words else 0.0
+    scores: np.ndarray = np.maximum(cosine, recall)
+    return scores
+
 
 
 def _claim(point: str) -> tuple[str, list[int]]:
@@ -47,11 +55,11 @@ def citation_support(answer: Answer, embed: Embed, tau: float) -> float | None:
     """Share of points whose cited chunk supports them (None when there are no points)."""
     if not answer.points:
         return None
-    texts = {c.n: c.text for c in answer.citations}
-    supported = 0
-    for point in answer.points:
-        claim, numbers = _claim(point)
-        supported += any(n in texts and support_score(claim, texts[n], embed) >= tau for n in numbers)
+    claims = [_claim(p) for p in answer.points]
+    column = {c.n: j for j, c in enumerate(answer.citations)}
+    scores = support_matrix([text for text, _ in claims], [c.text for c in answer.citations], embed)
+    supported = sum(any(n in column and scores[i, column[n]] >= tau for n in numbers)
+                    for i, (_, numbers) in enumerate(claims))
     return supported / len(answer.points)
 
 
@@ -59,9 +67,10 @@ def groundedness(answer: Answer, retrieved: Sequence[str], embed: Embed, tau: fl
     """Share of answer sentences supported by some retrieved chunk."""
     if not answer.points:
         return None
-    grounded = sum(any(support_score(_claim(p)[0], chunk, embed) >= tau for chunk in retrieved)
-                   for p in answer.points)
-    return grounded / len(answer.points)
+    if not retrieved:
+        return 0.0
+    scores = support_matrix([_claim(p)[0] for p in answer.points], retrieved, embed)
+    return float((scores.max(axis=1) >= tau).mean())
 
 
 def fact_recall(answer: Answer, case: Case) -> float | None:

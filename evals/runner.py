@@ -52,7 +52,8 @@ class SupportLabel(BaseModel):
 def calibrate_tau(labels_path: Path, embed: m.Embed) -> float:
     """The support threshold that best separates the hand-labelled pairs."""
     labels = [SupportLabel.model_validate(x) for x in yaml.safe_load(labels_path.read_text())["pairs"]]
-    scored = sorted((m.support_score(x.claim, x.evidence, embed), x.supported) for x in labels)
+    pairs = m.support_matrix([x.claim for x in labels], [x.evidence for x in labels], embed).diagonal()
+    scored = sorted((float(score), x.supported) for score, x in zip(pairs, labels, strict=True))
     best_tau, best_correct = 0.5, -1
     for i in range(len(scored) + 1):
         lower = scored[i - 1][0] if i else 0.0

@@ -70,10 +70,10 @@ class _Plan:
         return [c for c in self.chunks if c.id not in self.existing]
 
 
-def config_fingerprint(settings: Settings, rules_text: str) -> str:
+def config_fingerprint(settings: Settings, rules: RuleSet) -> str:
     """What besides the text decides a document's chunks; a change re-chunks every document."""
     parts = [str(SCHEMA_VERSION), settings.embedding_model, str(settings.max_chunk_tokens),
-             str(settings.target_chunk_tokens), str(settings.min_template_lines), rules_text]
+             str(settings.target_chunk_tokens), str(settings.min_template_lines), rules.model_dump_json()]
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
 
@@ -103,7 +103,6 @@ class Ingestor:
             store.reset()
         store.check_model()
         rules = load_rules(self.settings.exclude_rules)
-        rules_text = self.settings.exclude_rules.read_text() if self.settings.exclude_rules.exists() else ""
         loaded = load_documents(self.settings.sources, self.settings.max_file_bytes)
         report = IngestReport(documents_seen=len(loaded.documents) + len(loaded.skipped))
         report.skipped = [SkippedFile(path=s.path, reason=s.reason, detail=s.detail) for s in loaded.skipped]
@@ -111,7 +110,7 @@ class Ingestor:
         report.warnings = [str(n) for n in loaded.notices]
         documents = self._unique(self._knowledge(loaded.documents, rules, report), report)
         manifest = store.manifest()
-        fingerprint = config_fingerprint(self.settings, rules_text)
+        fingerprint = config_fingerprint(self.settings, rules)
         plans = self._plan(documents, manifest, fingerprint, rules, store, report)
         self._embed_and_write(plans, store, report)
         self._remove(manifest, documents, {s.path for s in loaded.skipped}, store, report)
