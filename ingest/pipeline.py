@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from filelock import FileLock, Timeout
@@ -169,8 +168,7 @@ class Ingestor:
 
     def _embed_and_write(self, plans: list[_Plan], store: IndexStore, report: IngestReport) -> None:
         """Few large writes (Chroma pays per call), ordered so a crash at any point is recoverable:
-        all changed documents go pending first, new chunks are written while the next batch embeds,
-        done marks come last."""
+        all changed documents go pending first, then new chunks, then done marks."""
         if not plans:
             return
         pending = [c for plan in plans for c in plan.new]
@@ -190,29 +188,30 @@ class Ingestor:
         report.templates_added += sum(c.kind == "template" for c in pending)
 
     def _embed(self, chunks: list[Chunk], report: IngestReport, write: Writer) -> None:
-        """Embed chunks (and, from the same forward pass, their answer sentences) batch by batch;
-        each batch is handed to `write` on a background thread while the next one embeds."""
+        """Embed chunks (and, from the same forward pass, their answer sentences) batch by batch,
+        then hand each batch to `write`."""
         started = time.perf_counter()
         report.model_loaded = True
         batch = max(self.settings.embed_batch_size * 4, 256)  # bounds memory for token vectors
         # Longest first, like SentenceTransformer.encode does across its input: less padding per batch.
         ordered = sorted(chunks, key=lambda c: -len(c.embed_text))
         self.progress(0, len(chunks))
-        with ThreadPoolExecutor(max_workers=1) as writer:
-            writes = []
-            for start in range(0, len(ordered), batch):
-                part = ordered[start : start + batch]
-                spans = [sentence_spans(c.text) if c.kind == "prose" else [] for c in part]
-                shifts = [len(c.embed_text) - len(c.text) for c in part]
-                shifted = [[(a + d, b + d) for a, b in row] for row, d in zip(spans, shifts, strict=True)]
-                vectors, span_vectors = self.embedder.embed_with_spans([c.embed_text for c in part], shifted)
-                extra = {c.id: encode_sentences(row, pooled)
-                         for c, row, pooled in zip(part, spans, span_vectors, strict=True) if row}
-                writes.append(writer.submit(write, part, vectors.tolist(), extra))
-                self.progress(min(start + batch, len(chunks)), len(chunks))
-            for done in writes:
-                done.result()  # a failed write fails the ingest; the pending marks make it recoverable
+        embedded = []
+        for start in range(0, len(ordered), batch):
+            part = ordered[start : start + batch]
+            spans = [sentence_spans(c.text) if c.kind == "prose" else [] for c in part]
+            shifts = [len(c.embed_text) - len(c.text) for c in part]
+            shifted = [[(a + d, b + d) for a, b in row] for row, d in zip(spans, shifts, strict=True)]
+            vectors, span_vectors = self.embedder.embed_with_spans([c.embed_text for c in part], shifted)
+            extra = {c.id: encode_sentences(row, pooled)
+                     for c, row, pooled in zip(part, spans, span_vectors, strict=True) if row}
+            embedded.append((part, vectors.tolist(), extra))
+            self.progress(min(start + batch, len(chunks)), len(chunks))
         report.embed_seconds = round(time.perf_counter() - started, 3)
+        # Written after embedding, not alongside it: on two cores Chroma's writes slow the model more
+        # than they save (measured with `make bench`).
+        for part, vectors_list, extra in embedded:
+            write(part, vectors_list, extra)
 
     @staticmethod
     def _remove(manifest: dict[str, ManifestEntry], documents: list[Document], skipped: set[str],
