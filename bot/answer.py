@@ -20,6 +20,7 @@ class Citation(BaseModel):
     score: float
     text: str  # the whole cited chunk
     kind: str = "prose"
+    origin: str = ""  # included code: the file the text comes from; start_line/end_line are its lines
 
     @property
     def label(self) -> str:
@@ -31,7 +32,7 @@ class Citation(BaseModel):
 
     @property
     def location(self) -> str:
-        return f"{self.source}:{self.start_line}-{self.end_line}"
+        return f"{self.origin or self.source}:{self.start_line}-{self.end_line}"
 
 
 class Template(BaseModel):

@@ -16,22 +16,13 @@ from bot.answer import Answer, Citation, Template
 from bot.corpus import Corpus
 from bot.persona import Persona
 from bot.retrieve import Hit, Retrieval
+from bot.shape import _LANGUAGE_HINTS, Shape, classify, describe_template, role_bonus, shape_bonus
 from bot.text import term_set, words
 from ingest.settings import AnswerSettings
 
-MMR_LAMBDA = 0.75
 NEAR_DUPLICATE = 0.92
-STOP_RATIO = 0.7  # after the minimum, stop at points scoring under this share of the best
 TEMPLATE_MARGIN = 0.1
-_TEMPLATE_INTENT = re.compile(
-    r"\b(templates?|examples?|snippets?|code|yaml|yml|json|terraform|hcl|sam|cloudformation|cdk|serverless\.yml|"
-    r"polic(y|ies)|handler|state machine|asl|workflow file|script|config(uration)?|sample|show me|write)\b", re.I)
-_LANGUAGE_HINTS = {
-    "hcl": r"terraform|\bhcl\b|\btf\b", "yaml": r"\bsam\b|cloudformation|yaml|yml|serverless\.yml|github actions",
-    "python": r"python|boto3|pytest", "typescript": r"typescript|\bts\b|\bcdk\b|node",
-    "javascript": r"javascript|\bjs\b|node|k6|worker", "json": r"\basl\b|state machine|json|iam polic",
-    "bash": r"bash|shell|\bcli\b|script",
-}
+MIN_POINT_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -65,68 +56,110 @@ class Composer:
         self.settings = settings
 
     def compose(self, question: str, retrieval: Retrieval) -> Answer:
-        return self.assemble(question, retrieval, [(p.text, p.hit) for p in self.choose_points(question, retrieval)])
+        shape = classify(question)
+        lead = self.lead(retrieval, shape)
+        chosen = [(p.text, p.hit) for p in self.choose_points(question, retrieval, shape, lead)]
+        return self.assemble(question, retrieval, chosen, lead=lead)
 
-    def assemble(self, question: str, retrieval: Retrieval, chosen: list[tuple[str, Hit]]) -> Answer:
-        """Number citations by first use, attach templates verbatim and the disclaimer."""
-        points = [Point(-1, hit, 0.0, text) for text, hit in chosen]
-        templates = self.choose_templates(question, retrieval, {p.hit.row for p in points})
-        numbers: dict[int, int] = {}
-        for row in [p.hit.row for p in points] + [h.row for h in templates]:
-            numbers.setdefault(row, len(numbers) + 1)
+    def assemble(self, question: str, retrieval: Retrieval, chosen: list[tuple[str, Hit]],
+                 lead: Hit | None = None) -> Answer:
+        """Number citations in evidence order, attach templates verbatim and the disclaimer."""
+        shape = classify(question)
+        cited = {hit.row for _, hit in chosen}
+        templates = self.choose_templates(question, retrieval, cited, shape, lead)
+        position = evidence_positions(retrieval)
+        rows = sorted(cited | {h.row for h in templates}, key=lambda row: position.get(row, len(position)))
+        numbers = {row: n for n, row in enumerate(rows, start=1)}
         hits = {h.row: h for h in retrieval.hits}
-        citations = [self._citation(n, hits[row]) for row, n in numbers.items()]
-        rendered_points = [f"{p.text} [{numbers[p.hit.row]}]" for p in points]
+        citations = [self._citation(numbers[row], hits[row]) for row in rows]
+        ordered = sorted(enumerate(chosen), key=lambda item: (numbers[item[1][1].row], item[0]))
+        rendered_points = [f"{text} [{numbers[hit.row]}]" for _, (text, hit) in ordered]
         rendered_templates = [self._template(numbers[h.row], h.row) for h in templates]
-        disclaimer = self.persona.disclaimer(question, *[p.text for p in points],
+        disclaimer = self.persona.disclaimer(question, *[text for text, _ in chosen],
                                              *[t.section + " " + t.code for t in rendered_templates])
         markdown = render_markdown(rendered_points, rendered_templates, citations, disclaimer)
         return Answer(question=question, answer=markdown, abstained=False, citations=citations,
                       templates=rendered_templates, disclaimer=disclaimer, points=rendered_points)
 
-    def choose_points(self, question: str, retrieval: Retrieval) -> list[Point]:
-        candidates = self._candidates(question, retrieval)
-        if not candidates:
-            return []
-        vectors = self.corpus.sentence_vectors[[c.sentence for c in candidates]]
+    def lead(self, retrieval: Retrieval, shape: Shape) -> Hit | None:
+        """The best evidence an answer can open with: the top hit, unless it has nothing quotable."""
+        for hit in retrieval.hits:
+            if hit.companion:
+                continue
+            if self._is_template(hit.row) or self._quotable(hit.row):
+                return hit
+        return None
+
+    def choose_points(self, question: str, retrieval: Retrieval, shape: Shape | None = None,
+                      lead: Hit | None = None) -> list[Point]:
+        shape = shape or classify(question)
+        candidates = self._candidates(question, retrieval, shape)
         picked: list[int] = []
+        points: list[Point] = []
+        if lead is not None and self._is_template(lead.row):
+            points.append(Point(-1, lead, 1.0, describe_template(self.corpus, lead.row)))
+        elif lead is not None:
+            own = [i for i, c in enumerate(candidates) if c.hit.row == lead.row]
+            if own:
+                picked.append(max(own, key=lambda i: candidates[i].score))
+        if not candidates:
+            return points
+        vectors = self.corpus.sentence_vectors[[c.sentence for c in candidates]]
         best = max(c.score for c in candidates)
         per_chunk: dict[int, int] = {}
-        while len(picked) < self.settings.max_points:
-            choice, _ = self._next(candidates, vectors, picked, per_chunk)
+        for i in picked:
+            per_chunk[candidates[i].hit.row] = per_chunk.get(candidates[i].hit.row, 0) + 1
+        while len(picked) + len(points) < self.settings.max_points:
+            choice, _ = self._next(candidates, vectors, picked, per_chunk, self.settings.mmr_lambda)
             if choice is None:
                 break
-            if len(picked) >= self.settings.min_points and candidates[choice].score < STOP_RATIO * best:
+            enough = len(picked) + len(points) >= self.settings.min_points
+            if enough and candidates[choice].score < self.settings.stop_ratio * best:
                 break
             picked.append(choice)
             per_chunk[candidates[choice].hit.row] = per_chunk.get(candidates[choice].hit.row, 0) + 1
-        return [candidates[i] for i in picked]
+        return points + [candidates[i] for i in picked]
 
-    def _candidates(self, question: str, retrieval: Retrieval) -> list[Point]:
+    def _quotable(self, row: int) -> bool:
+        return any(self._usable(s) for s in self.corpus.by_chunk.get(row, [])) and not self._skipped(row)
+
+    def _usable(self, sentence: int) -> bool:
+        return len(tidy(self.corpus.sentences[sentence].text).split()) >= MIN_POINT_WORDS
+
+    def _skipped(self, row: int) -> bool:
+        skip = {name.lower() for name in self.settings.skip_sections}
+        return self.corpus.metas[row]["section"].split(" > ")[-1].strip().lower() in skip
+
+    def _is_template(self, row: int) -> bool:
+        return bool(self.corpus.metas[row]["kind"] == "template")
+
+    def _candidates(self, question: str, retrieval: Retrieval, shape: Shape) -> list[Point]:
         wanted = term_set(question)
         top = max((h.score for h in retrieval.hits), default=1.0) or 1.0
+        weights = self.settings
         points: list[Point] = []
         seen: set[str] = set()
-        skip = {name.lower() for name in self.settings.skip_sections}
         for hit in retrieval.hits:
-            if self.corpus.metas[hit.row]["section"].split(" > ")[-1].strip().lower() in skip:
+            if self._skipped(hit.row):
                 continue
+            role = role_bonus(shape, self.corpus.metas[hit.row]["section"])
             for row in self.corpus.by_chunk.get(hit.row, []):
                 sentence = self.corpus.sentences[row]
                 text = tidy(sentence.text)
                 key = " ".join(words(text))
-                if len(text.split()) < 4 or key in seen:
+                if len(text.split()) < MIN_POINT_WORDS or key in seen:
                     continue
                 seen.add(key)
                 similarity = float(self.corpus.sentence_vectors[row] @ retrieval.vector)
                 overlap = len(wanted & self.corpus.sentence_terms[row]) / len(wanted) if wanted else 0.0
-                score = 0.55 * similarity + 0.30 * overlap + 0.15 * (hit.score / top)
+                score = (weights.sentence_similarity * similarity + weights.sentence_overlap * overlap
+                         + weights.sentence_rank * (hit.score / top) + weights.role_bonus * role
+                         + weights.role_bonus * shape_bonus(shape, text))
                 points.append(Point(row, hit, score, text))
         return points
 
-    @staticmethod
-    def _next(candidates: list[Point], vectors: np.ndarray, picked: list[int],
-              per_chunk: dict[int, int]) -> tuple[int | None, float]:
+    def _next(self, candidates: list[Point], vectors: np.ndarray, picked: list[int],
+              per_chunk: dict[int, int], mmr_lambda: float) -> tuple[int | None, float]:
         best_index, best_value = None, -1e9
         for i, candidate in enumerate(candidates):
             if i in picked:
@@ -134,17 +167,20 @@ class Composer:
             redundancy = float(np.max(vectors[picked] @ vectors[i])) if picked else 0.0
             if redundancy > NEAR_DUPLICATE:
                 continue
-            value = MMR_LAMBDA * candidate.score - (1 - MMR_LAMBDA) * redundancy
-            value -= 0.05 * per_chunk.get(candidate.hit.row, 0)
+            value = mmr_lambda * candidate.score - (1 - mmr_lambda) * redundancy
+            value -= self.settings.same_chunk_penalty * per_chunk.get(candidate.hit.row, 0)
             if value > best_value:
                 best_index, best_value = i, value
         return best_index, best_value
 
-    def choose_templates(self, question: str, retrieval: Retrieval, cited_rows: set[int]) -> list[Hit]:
+    def choose_templates(self, question: str, retrieval: Retrieval, cited_rows: set[int],
+                         shape: Shape | None = None, lead: Hit | None = None) -> list[Hit]:
         if self.settings.max_templates == 0:
             return []
-        wants = _TEMPLATE_INTENT.search(question) is not None
-        templates = [h for h in retrieval.hits if self.corpus.metas[h.row]["kind"] == "template"]
+        shape = shape or classify(question)
+        wants = shape.code
+        chosen = [lead] if lead is not None and self._is_template(lead.row) else []
+        templates = [h for h in retrieval.hits if self._is_template(h.row) and h not in chosen]
         if not wants:
             templates = [h for h in templates if self._parent_row(h.row) in cited_rows]
         hinted = {lang for lang, pattern in _LANGUAGE_HINTS.items() if re.search(pattern, question, re.I)}
@@ -154,10 +190,10 @@ class Composer:
             similarity = float(self.corpus.vectors[hit.row] @ retrieval.vector)
             return similarity + 0.3 * (language in hinted) + 0.2 * (self._parent_row(hit.row) in cited_rows)
 
-        limit = self.settings.max_templates if wants else 1
-        ranked = sorted(((rank(h), h) for h in templates), key=lambda pair: pair[0], reverse=True)[:limit]
-        # A second template only when it is nearly as relevant as the first: fewer, better templates.
-        return [h for score, h in ranked if score >= ranked[0][0] - TEMPLATE_MARGIN]
+        limit = (self.settings.max_templates if wants else 1) - len(chosen)
+        ranked = sorted(((rank(h), h) for h in templates), key=lambda pair: pair[0], reverse=True)[:max(0, limit)]
+        # A further template only when it is nearly as relevant as the best: fewer, better templates.
+        return chosen + [h for score, h in ranked if score >= ranked[0][0] - TEMPLATE_MARGIN]
 
     def _parent_row(self, row: int) -> int | None:
         return self.corpus.row.get(str(self.corpus.metas[row].get("parent_id") or ""))
@@ -166,12 +202,19 @@ class Composer:
         meta = self.corpus.metas[hit.row]
         return Citation(n=n, source=meta["source"], title=meta["title"], section=meta["section"],
                         anchor=meta["anchor"], start_line=meta["start_line"], end_line=meta["end_line"],
-                        score=round(hit.score, 6), text=self.corpus.texts[hit.row], kind=meta["kind"])
+                        score=round(hit.score, 6), text=self.corpus.texts[hit.row], kind=meta["kind"],
+                        origin=meta.get("origin", ""))
 
     def _template(self, n: int, row: int) -> Template:
         meta = self.corpus.metas[row]
         return Template(n=n, language=meta["language"], code=self.corpus.texts[row], source=meta["source"],
                         section=meta["section"])
+
+
+def evidence_positions(retrieval: Retrieval) -> dict[int, int]:
+    """Each hit's place in evidence order: by rank, a companion right after the hit that brought it."""
+    ordered = sorted(enumerate(retrieval.hits), key=lambda item: (item[1].rank, item[1].companion, item[0]))
+    return {hit.row: i for i, (_, hit) in enumerate(ordered)}
 
 
 def fence(code: str, language: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from bot.text import terms
+from bot.text import TERMS_VERSION, terms
 from ingest.embed import Vectors
 from ingest.index import IndexStore
 from ingest.sentences import decode_sentences
@@ -46,6 +46,9 @@ class Corpus:
     by_chunk: dict[int, list[int]] = field(default_factory=dict)  # chunk row -> sentence rows
     term_sets: list[set[str]] = field(default_factory=list)  # stemmed content words of each chunk
     sentence_terms: list[set[str]] = field(default_factory=list)  # ... and of each answer sentence
+    doc_of: list[int] = field(default_factory=list)  # chunk row -> document number
+    doc_sources: list[str] = field(default_factory=list)  # document number -> source
+    doc_rows: list[list[int]] = field(default_factory=list)  # document number -> its chunk rows
 
     def __post_init__(self) -> None:
         self.row = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
@@ -61,6 +64,22 @@ class Corpus:
         self.by_chunk = dict(by_chunk)
         self.term_sets = [set(terms(self.search_text(i))) for i in range(len(self.ids))]
         self.sentence_terms = [set(terms(s.text)) for s in self.sentences]
+        number: dict[str, int] = {}
+        for i, meta in enumerate(self.metas):
+            doc = number.setdefault(str(meta["source"]), len(number))
+            if doc == len(self.doc_rows):
+                self.doc_rows.append([])
+            self.doc_rows[doc].append(i)
+            self.doc_of.append(doc)
+        self.doc_sources = list(number)
+
+    def document_fields(self, doc: int) -> dict[str, str]:
+        """The fields a document is searched by: title, summary, tags and heading words."""
+        rows = self.doc_rows[doc]
+        first = self.metas[rows[0]]
+        headings = dict.fromkeys(part for r in rows for part in str(self.metas[r]["section"]).split(" > ")[1:])
+        return {"title": str(first["title"]), "summary": str(first.get("doc_summary") or ""),
+                "tags": " ".join(str(t) for t in (first.get("doc_tags") or [])), "headings": " ".join(headings)}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -108,7 +127,7 @@ def load_corpus(store: IndexStore, cache_dir: Path) -> Corpus:
 def _bm25(corpus: Corpus, cache_dir: Path) -> bm25s.BM25 | None:
     if not len(corpus):
         return None
-    folder = cache_dir / f"bm25-{corpus.fingerprint}"
+    folder = cache_dir / f"bm25-{corpus.fingerprint}-{TERMS_VERSION}"
     ids_file = folder / "chunk_ids.json"
     if ids_file.exists() and json.loads(ids_file.read_text()) == corpus.ids:
         return bm25s.BM25.load(str(folder))

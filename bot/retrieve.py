@@ -14,6 +14,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from bot.corpus import Corpus
+from bot.fields import FieldIndex
 from bot.text import terms
 from ingest.embed import Embedder, Vectors
 from ingest.index import IndexStore
@@ -85,6 +86,11 @@ class HybridRetriever:
         self.corpus = corpus
         self.embedder = embedder
         self.settings = settings
+        weights = {"title": settings.title_weight, "tags": settings.tags_weight, "summary": settings.summary_weight,
+                   "headings": settings.headings_weight}
+        fields = [{name: terms(text) for name, text in corpus.document_fields(d).items()}
+                  for d in range(len(corpus.doc_rows))]
+        self.documents = FieldIndex(fields, weights)
 
     def embed_query(self, query: str) -> Vectors:
         return np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
@@ -121,14 +127,47 @@ class HybridRetriever:
         n = self.settings.candidates
         dense = self.dense(vector, n, filters) if mode != "bm25" else []
         lexical = self.lexical(query, n, filters) if mode != "dense" else []
-        fused = self._fuse(dense, lexical, vector)
+        documents = self._document_ranking(query, filters) if mode == "hybrid" else []
+        fused = self._fuse(dense, lexical, vector, documents, filters)
         return Retrieval(query, vector, self._with_companions(self._diversify(fused, k), filters))
 
-    def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], vector: Vectors) -> list[Hit]:
+    def _document_ranking(self, query: str, filters: Filters) -> list[int]:
+        """Documents ranked by their fields (title, tags, summary, headings), best first."""
+        scores = self.documents.scores(terms(query))
+        order = [int(d) for d in np.argsort(-scores) if scores[d] > 0]
+        return [d for d in order[: self.settings.candidates]
+                if any(filters.accepts(self.corpus.metas[r]) for r in self.corpus.doc_rows[d][:1])]
+
+    def _expand(self, documents: list[int], seen: set[int], vector: Vectors, filters: Filters) -> list[int]:
+        """The best chunk (by meaning) of each top document that neither retriever brought."""
+        extra = []
+        for doc in documents[: self.settings.doc_expand]:
+            rows = [r for r in self.corpus.doc_rows[doc] if filters.accepts(self.corpus.metas[r])]
+            if rows and not seen.intersection(rows):
+                extra.append(max(rows, key=lambda r: float(self.corpus.vectors[r] @ vector)))
+        return extra
+
+    def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], vector: Vectors,
+              documents: list[int], filters: Filters | None = None) -> list[Hit]:
         rrf: dict[int, float] = {}
+        rrf_k = self.settings.rrf_k
         for ranking, weight in ((dense, 1.0), (lexical, self.settings.bm25_weight)):
             for rank, (row, _) in enumerate(ranking):
-                rrf[row] = rrf.get(row, 0.0) + weight / (self.settings.rrf_k + rank + 1)
+                rrf[row] = rrf.get(row, 0.0) + weight / (rrf_k + rank + 1)
+        if documents and self.settings.doc_weight > 0:
+            extra = self._expand(documents, set(rrf), vector, filters or Filters())
+            for row in extra:
+                rrf[row] = 0.0
+            # A document's score: its field rank plus its best chunk; added to every chunk of it.
+            field_rank = {doc: rank for rank, doc in enumerate(documents)}
+            best: dict[int, float] = {}
+            for row, score in rrf.items():
+                doc = self.corpus.doc_of[row]
+                best[doc] = max(best.get(doc, 0.0), score)
+            for row in rrf:
+                doc = self.corpus.doc_of[row]
+                fields = 1.0 / (rrf_k + field_rank[doc] + 1) if doc in field_rank else 0.0
+                rrf[row] += self.settings.doc_weight * (fields + best[doc])
         cosine = dict(dense)
         bm25 = dict(lexical)
         hits = []

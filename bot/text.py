@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
+
+import Stemmer
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9\-\.]*[a-z0-9]|[a-z0-9]")
 STOPWORDS = frozenset(
@@ -178,19 +181,16 @@ STOPWORDS = frozenset(
 )
 
 
+TERMS_VERSION = "snowball-1"  # part of the BM25 cache key: a stemming change must rebuild it
+_STEMMER = Stemmer.Stemmer("english")
+
+
+@functools.lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """A deliberately light stemmer: plural and -ing/-ed forms meet their base word."""
-    for suffix, replacement, min_len in (
-        ("ies", "y", 5),
-        ("sses", "ss", 5),
-        ("ing", "", 6),
-        ("ed", "", 5),
-        ("es", "", 5),
-        ("s", "", 4),
-    ):
-        if word.endswith(suffix) and len(word) >= min_len and not word.endswith("ss"):
-            return word[: len(word) - len(suffix)] + replacement
-    return word
+    """Snowball (Porter 2) for plain words, so "idempotent" meets "idempotency"; identifiers stay whole."""
+    if not word.isalpha():
+        return word
+    return str(_STEMMER.stemWord(word))
 
 
 def words(text: str) -> list[str]:

@@ -17,7 +17,7 @@ ALPHA = 0.05
 MARGINS = {
     "hit_rate@1": 0.03, "hit_rate@5": 0.03, "recall@5": 0.03, "mrr@10": 0.03, "ndcg@10": 0.03,
     "citation_support": 0.03, "groundedness": 0.03, "fact_recall": 0.03, "template_hit": 0.05,
-    "abstention_tnr": 0.0, "pass_rate": 0.03,
+    "abstention_tnr": 0.0, "pass_rate": 0.03, "answer_hit@1": 0.03, "answer_hit@5": 0.03,
 }
 LOWER_IS_BETTER = {"false_abstain": 0.03}
 
@@ -31,12 +31,15 @@ class Finding:
     message: str
 
 
-def save_baseline(result: EvalResult, path: Path) -> None:
-    data = {"metrics": result.metrics, "per_query": result.per_query, "tau": result.tau, "counts": result.counts}
+def save_baseline(results: dict[str, EvalResult | dict[str, object]], path: Path) -> None:
+    """One entry per corpus (the reported half); corpora not rerun keep their stored entry."""
+    data = {name: result if isinstance(result, dict) else
+            {"metrics": result.metrics, "per_query": result.per_query, "tau": result.tau, "counts": result.counts}
+            for name, result in sorted(results.items())}
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def load_baseline(path: Path) -> dict[str, object] | None:
+def load_baseline(path: Path) -> dict[str, dict[str, object]] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 

@@ -1,18 +1,32 @@
-"""Calibrate the abstention threshold on the eval questions (`kb eval --calibrate`)."""
+"""`kb eval --calibrate`: thresholds and weights suggested from the calibration half only.
+
+The reported half never informs a setting, so the numbers in the baseline are held-out figures.
+"""
 
 from __future__ import annotations
 
+import itertools
+from typing import TYPE_CHECKING
+
 from bot.chain import Bot
+from bot.retrieve import HybridRetriever
 from bot.scope import evidence, is_gibberish, is_injection
-from evals.dataset import Dataset
+from evals.corpora import split_of
+from evals.dataset import Case
+
+if TYPE_CHECKING:
+    from evals.suite import CorpusEval
+
+BM25_WEIGHTS = (0.1, 0.3, 0.6, 1.0)
+DOC_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 
 
-def evidence_scores(bot: Bot, dataset: Dataset) -> tuple[list[float], list[float]]:
+def evidence_scores(bot: Bot, cases: list[Case]) -> tuple[list[float], list[float]]:
     """Fused evidence of answerable and of out-of-scope questions (those the guards already stop excluded)."""
     assert bot.corpus is not None
     answerable: list[float] = []
     out: list[float] = []
-    for case in dataset.cases:
+    for case in cases:
         _, query = bot.query(case.question, case.history)
         if case.kind == "out_of_scope" and (is_injection(query) or is_gibberish(query, bot.corpus)):
             continue
@@ -21,8 +35,10 @@ def evidence_scores(bot: Bot, dataset: Dataset) -> tuple[list[float], list[float
     return answerable, out
 
 
-def suggest_threshold(bot: Bot, dataset: Dataset) -> str:
-    answerable, out = evidence_scores(bot, dataset)
+def suggest_threshold(bot: Bot, cases: list[Case]) -> str:
+    answerable, out = evidence_scores(bot, cases)
+    if not answerable:
+        return "no answerable calibration cases"
     candidates = sorted({round(x, 3) for x in answerable + out})
     best, best_score = bot.settings.answer.min_evidence, -1.0
     for threshold in candidates:
@@ -37,3 +53,38 @@ def suggest_threshold(bot: Bot, dataset: Dataset) -> str:
             f"out-of-scope evidence (after the injection and gibberish guards): max {highest_out:.3f}\n"
             f"best balanced accuracy {best_score:.3f} at {best:.3f}; suggested KB_ANSWER__MIN_EVIDENCE={midpoint}\n"
             f"current setting: {bot.settings.answer.min_evidence}")
+
+
+def retrieval_hit_at_1(bot: Bot, retriever: HybridRetriever, cases: list[Case]) -> float:
+    assert bot.corpus is not None
+    hits = 0
+    for case in cases:
+        _, query = bot.query(case.question, case.history)
+        top = next((h for h in retriever.search(query).hits if not h.companion), None)
+        if top is not None:
+            meta = bot.corpus.metas[top.row]
+            hits += any(e.matches(meta["source"], meta["section"], meta.get("origin", "")) for e in case.expected)
+    return hits / max(1, len(cases))
+
+
+def weight_grid(bot: Bot, cases: list[Case]) -> str:
+    """Retrieval hit@1 on the calibration half for each BM25 and document weight."""
+    answerable = [c for c in cases if c.kind != "out_of_scope"]
+    base = bot.settings.retrieve
+    rows = ["bm25_weight doc_weight  hit@1"]
+    best = (-1.0, base.bm25_weight, base.doc_weight)
+    for bm25, doc in itertools.product(BM25_WEIGHTS, DOC_WEIGHTS):
+        settings = base.model_copy(update={"bm25_weight": bm25, "doc_weight": doc})
+        retriever = HybridRetriever(bot.store, bot.retriever.corpus, bot.embedder, settings)
+        score = retrieval_hit_at_1(bot, retriever, answerable)
+        rows.append(f"{bm25:11.2f} {doc:10.2f} {score:6.3f}")
+        best = max(best, (score, bm25, doc))
+    rows.append(f"best on this half: KB_RETRIEVE__BM25_WEIGHT={best[1]} KB_RETRIEVE__DOC_WEIGHT={best[2]} "
+                f"(hit@1 {best[0]:.3f}); current {base.bm25_weight} / {base.doc_weight}")
+    return "\n".join(rows)
+
+
+def suggest(evaluated: CorpusEval) -> str:
+    cases = [c for c in evaluated.dataset.cases if split_of(c) == "calibrate"]
+    return "\n".join([weight_grid(evaluated.bot, cases), suggest_threshold(evaluated.bot, cases)])
+

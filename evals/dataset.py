@@ -19,11 +19,14 @@ class Expected(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(description="path relative to kb/, e.g. patterns/resilience/idempotency.md")
+    source: str = Field(description="path relative to the corpus root, e.g. patterns/resilience/idempotency.md, "
+                                    "or an included code file (then section is empty)")
     section: str = Field("", description="last heading(s) of the section path; empty means any section")
     relevance: int = Field(2, ge=1, le=3)
 
-    def matches(self, source: str, section: str) -> bool:
+    def matches(self, source: str, section: str, origin: str = "") -> bool:
+        if origin and origin == self.source:
+            return True
         return source == self.source and (not self.section or section.endswith(self.section))
 
 

@@ -84,19 +84,40 @@ def template_fidelity(answer: Answer, roots: Sequence[Path]) -> bool:
     """Every template is byte-identical to the lines of the knowledge-base file it cites."""
     for template in answer.templates:
         citation = answer.citations[template.n - 1]
-        path = next((root / citation.source for root in roots if (root / citation.source).is_file()), None)
+        file = citation.origin or citation.source
+        path = next((root / file for root in roots if (root / file).is_file()), None)
         if path is None:
             return False
         lines = path.read_text(encoding="utf-8").split("\n")
-        if "\n".join(lines[citation.start_line : citation.end_line - 1]) != template.code:
+        # A fenced template sits between its fence lines; an included file's lines are the template.
+        first, last = (citation.start_line - 1, citation.end_line) if citation.origin else \
+            (citation.start_line, citation.end_line - 1)
+        if not _same_code(lines[first:last], template.code):
             return False
     return True
 
 
+def _same_code(lines: list[str], code: str) -> bool:
+    """Byte-identical, or identical once the indentation of an enclosing mkdocs tab or admonition
+    (a multiple of four columns, the same on every line) is removed."""
+    if "\n".join(lines) == code:
+        return True
+    expanded = [line.expandtabs(4) for line in lines]
+    for indent in (4, 8, 12, 16):
+        if all(not line.strip() or line[:indent].isspace() for line in expanded):
+            if "\n".join(line[indent:] for line in expanded) == code:
+                return True
+    return False
+
+
 def template_hit(answer: Answer, case: Case) -> bool | None:
+    """A template in an expected language, from an expected document (or included file)."""
     if not case.template_languages:
         return None
-    return any(t.language in case.template_languages for t in answer.templates)
+    by_n = {c.n: c for c in answer.citations}
+    return any(t.language in case.template_languages and t.n in by_n
+               and any(e.source in (by_n[t.n].source, by_n[t.n].origin) for e in case.expected)
+               for t in answer.templates)
 
 
 def disclaimer_present(answer: Answer, general: str) -> bool:
@@ -108,6 +129,7 @@ class RankedChunk:
     source: str
     section: str
     score: float
+    origin: str = ""  # included code: the file it came from
 
 
 def qrels_for(cases: Sequence[Case]) -> dict[str, dict[str, int]]:
@@ -118,7 +140,7 @@ def run_for(case: Case, ranked: Sequence[RankedChunk]) -> dict[str, float]:
     """Chunks mapped to the expected entry they match (the first hit counts), else to themselves."""
     run: dict[str, float] = {}
     for rank, chunk in enumerate(ranked):
-        match = next((e for e in case.expected if e.matches(chunk.source, chunk.section)), None)
+        match = next((e for e in case.expected if e.matches(chunk.source, chunk.section, chunk.origin)), None)
         doc = f"{match.source}#{match.section}" if match else f"{chunk.source}#{chunk.section}"
         run.setdefault(doc, 1.0 / (rank + 1))
     return run or {"none#": 0.0}

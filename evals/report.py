@@ -16,9 +16,11 @@ from matplotlib.figure import Figure
 from evals.baseline import Finding
 from evals.runner import EvalResult
 
-SHOWN = ("hit_rate@1", "hit_rate@5", "recall@5", "mrr@10", "ndcg@10", "citation_validity", "citation_support",
-         "groundedness", "fact_recall", "template_fidelity", "template_hit", "disclaimer_presence", "abstention_tnr",
-         "false_abstain", "pass_rate")
+SHOWN = (
+    "answer_hit@1", "answer_hit@5", "code_template_hit", "hit_rate@1", "hit_rate@5", "recall@5", "mrr@10",
+    "ndcg@10", "citation_validity", "citation_support", "groundedness", "fact_recall", "template_fidelity",
+    "template_hit", "disclaimer_presence", "abstention_tnr", "false_abstain", "pass_rate",
+)
 
 
 def _png(figure: Figure) -> str:
@@ -80,14 +82,15 @@ def markdown_report(result: EvalResult, baseline: dict[str, float], findings: li
     return "\n".join(lines) + "\n"
 
 
-def write_reports(result: EvalResult, baseline: dict[str, float], findings: list[Finding], folder: Path) -> Path:
+def write_reports(result: EvalResult, baseline: dict[str, float], findings: list[Finding], folder: Path,
+                  name: str = "kb") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     markdown = markdown_report(result, baseline, findings)
-    (folder / "latest.md").write_text(markdown, encoding="utf-8")
+    (folder / f"{name}.md").write_text(markdown, encoding="utf-8")
     images = "".join(f'<img alt="{name}" src="data:image/png;base64,{data}">' for name, data in (
         ("metrics", _metrics_plot(result, baseline)), ("cases", _cases_plot(result)), ("ranks", _rank_plot(result))))
     page = (f"<!doctype html><meta charset='utf-8'><title>serverless-kb eval</title>"
             f"<body style='font-family:sans-serif;max-width:1100px;margin:auto'>{images}"
             f"<pre style='white-space:pre-wrap'>{html.escape(markdown)}</pre></body>")
-    (folder / "latest.html").write_text(page, encoding="utf-8")
-    return folder / "latest.md"
+    (folder / f"{name}.html").write_text(page, encoding="utf-8")
+    return folder / f"{name}.md"

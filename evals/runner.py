@@ -28,6 +28,7 @@ class CaseResult(BaseModel):
     abstained: bool
     passed: bool
     first_relevant_rank: int | None = None  # 1-based, hybrid retrieval; None if not in the top 10
+    answer_rank: int | None = None  # 1-based position of the first right citation in the answer
     values: dict[str, float] = Field(default_factory=dict)  # metric -> value for this question
     expected: list[str] = Field(default_factory=list)
     got: list[str] = Field(default_factory=list)
@@ -68,19 +69,20 @@ def calibrate_tau(labels_path: Path, embed: m.Embed) -> float:
 def _ranked(bot: Bot, query: str, mode: Mode, vector: Vectors) -> list[m.RankedChunk]:
     hits = [h for h in bot.retriever.search(query, EVAL_K, mode=mode, vector=vector).hits if not h.companion]
     metas = bot.corpus.metas if bot.corpus else []
-    return [m.RankedChunk(metas[h.row]["source"], metas[h.row]["section"], h.score) for h in hits]
+    return [m.RankedChunk(metas[h.row]["source"], metas[h.row]["section"], h.score, metas[h.row].get("origin", ""))
+            for h in hits]
 
 
 def _first_relevant(case: Case, ranked: Sequence[m.RankedChunk]) -> int | None:
-    return next((i + 1 for i, c in enumerate(ranked) if any(e.matches(c.source, c.section) for e in case.expected)),
-                None)
+    return next((i + 1 for i, c in enumerate(ranked)
+                 if any(e.matches(c.source, c.section, c.origin) for e in case.expected)), None)
 
 
 def evaluate_case(bot: Bot, case: Case, tau: float, general: str) -> tuple[CaseResult, dict[Mode, Any]]:
     answer = bot.ask(case.question, history=case.history)
     result = CaseResult(id=case.id, kind=case.kind, question=case.question, abstained=answer.abstained, passed=False,
                         timings_ms=answer.timings_ms.model_dump(),
-                        got=[f"{c.source}#{c.section}" for c in answer.citations])
+                        got=[f"{c.origin or c.source}#{c.section}" for c in answer.citations])
     values = result.values
     values["citation_validity"] = float(m.citation_valid(answer))
     values["template_fidelity"] = float(m.template_fidelity(answer, bot.settings.sources))
@@ -98,6 +100,10 @@ def evaluate_case(bot: Bot, case: Case, tau: float, general: str) -> tuple[CaseR
         if mode == "hybrid":
             result.first_relevant_rank = _first_relevant(case, ranked)
     values["false_abstain"] = float(answer.abstained)
+    cited = [m.RankedChunk(c.source, c.section, c.score, c.origin) for c in answer.citations]
+    answer_rank = _first_relevant(case, cited)
+    values["answer_hit@1"] = float(answer_rank == 1)
+    values["answer_hit@5"] = float(answer_rank is not None and answer_rank <= 5)
     embed = bot.embedder.embed
     for name, value in (("citation_support", m.citation_support(answer, embed, tau)),
                         ("groundedness", m.groundedness(answer, [c.text for c in answer.citations], embed, tau)),
@@ -108,34 +114,64 @@ def evaluate_case(bot: Bot, case: Case, tau: float, general: str) -> tuple[CaseR
     text = " ".join([*answer.points, *(t.code for t in answer.templates)]).lower()
     result.missing_facts = [f for f in case.must_include if f.lower() not in text]
     result.expected = [f"{e.source}#{e.section}" for e in case.expected]
+    result.answer_rank = answer_rank
     result.passed = (not answer.abstained and bool(values["citation_validity"])
-                     and values.get("fact_recall", 1.0) >= 0.5 and (result.first_relevant_rank or 99) <= 5)
+                     and values.get("fact_recall", 1.0) >= 0.5 and (answer_rank or 99) <= 5)
     return result, runs
 
 
-def run_eval(bot: Bot, dataset: Dataset, labels: Path) -> EvalResult:
+class EvalRun(BaseModel):
+    """Every case evaluated once; metrics are aggregated per split from these."""
+
+    cases: list[CaseResult]
+    runs: dict[str, dict[str, dict[str, float]]]  # retrieval mode -> case id -> ranx run
+    tau: float
+
+    def aggregate(self, dataset: Dataset, ids: set[str] | None = None) -> EvalResult:
+        chosen = [c for c in dataset.cases if ids is None or c.id in ids]
+        keep = {c.id for c in chosen}
+        results = [r for r in self.cases if r.id in keep]
+        per_query: dict[str, dict[str, float]] = {}
+        for result in results:
+            for name, value in result.values.items():
+                per_query.setdefault(name, {})[result.id] = value
+        answerable = [c for c in chosen if c.kind in ("in_scope", "followup")]
+        for mode in MODES:
+            runs = {q: run for q, run in self.runs.get(mode, {}).items() if q in keep}
+            if not answerable or not runs:
+                continue
+            for name, scores in m.retrieval_scores(answerable, runs).items():
+                per_query[name if mode == "hybrid" else f"{mode}:{name}"] = scores
+        metrics = {name: round(statistics.fmean(values.values()), 4) for name, values in per_query.items() if values}
+        for stage in ("retrieve", "compose", "total"):
+            times = [r.timings_ms[stage] for r in results]
+            metrics[f"latency_{stage}_p50_ms"] = round(m.percentile(times, 50), 2)
+            metrics[f"latency_{stage}_p95_ms"] = round(m.percentile(times, 95), 2)
+        metrics["pass_rate"] = round(sum(r.passed for r in results) / max(1, len(results)), 4)
+        if metrics.get("hit_rate@1"):
+            # The answer must carry what retrieval found: its first citation against retrieval's first hit.
+            metrics["answer_vs_retrieval@1"] = round(metrics.get("answer_hit@1", 0.0) / metrics["hit_rate@1"], 4)
+        code = [r.values["template_hit"] for r in results if "template_hit" in r.values]
+        if code:
+            metrics["code_template_hit"] = round(statistics.fmean(code), 4)
+        counts = {kind: sum(c.kind == kind for c in chosen) for kind in ("in_scope", "out_of_scope", "followup")}
+        return EvalResult(metrics=metrics, per_query=per_query, cases=results, tau=self.tau, counts=counts)
+
+
+def evaluate_all(bot: Bot, dataset: Dataset, labels: Path) -> EvalRun:
     tau = calibrate_tau(labels, bot.embedder.embed)
     general = bot.persona.data.disclaimers.general if bot.persona else ""
     results: list[CaseResult] = []
-    runs: dict[Mode, dict[str, dict[str, float]]] = {mode: {} for mode in MODES}
+    runs: dict[str, dict[str, dict[str, float]]] = {mode: {} for mode in MODES}
     for case in dataset.cases:
         result, case_runs = evaluate_case(bot, case, tau, general)
         results.append(result)
         for mode, run in case_runs.items():
             runs[mode][case.id] = run
-    per_query: dict[str, dict[str, float]] = {}
-    for result in results:
-        for name, value in result.values.items():
-            per_query.setdefault(name, {})[result.id] = value
-    answerable = dataset.of_kind("in_scope", "followup")
-    for mode in MODES:
-        for name, scores in m.retrieval_scores(answerable, runs[mode]).items():
-            per_query[name if mode == "hybrid" else f"{mode}:{name}"] = scores
-    metrics = {name: round(statistics.fmean(values.values()), 4) for name, values in per_query.items() if values}
-    for stage in ("retrieve", "compose", "total"):
-        times = [r.timings_ms[stage] for r in results]
-        metrics[f"latency_{stage}_p50_ms"] = round(m.percentile(times, 50), 2)
-        metrics[f"latency_{stage}_p95_ms"] = round(m.percentile(times, 95), 2)
-    metrics["pass_rate"] = round(sum(r.passed for r in results) / len(results), 4)
-    counts = {kind: len(dataset.of_kind(kind)) for kind in ("in_scope", "out_of_scope", "followup")}
-    return EvalResult(metrics=metrics, per_query=per_query, cases=results, tau=tau, counts=counts)
+    return EvalRun(cases=results, runs=runs, tau=tau)
+
+
+def run_eval(bot: Bot, dataset: Dataset, labels: Path, ids: set[str] | None = None) -> EvalResult:
+    """Evaluate the set (or the cases in ids) and aggregate its metrics."""
+    chosen = dataset if ids is None else Dataset(cases=[c for c in dataset.cases if c.id in ids])
+    return evaluate_all(bot, chosen, labels).aggregate(chosen)

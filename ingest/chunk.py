@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ingest.language import language_of
 from ingest.markdown import Block, Section
+from ingest.mkdocs import snippet_paths
 from ingest.records import PROVIDERS, Chunk, ChunkKind, Document
 
 CountTokens = Callable[[list[str]], list[int]]
@@ -138,7 +139,7 @@ class Chunker:
         doc_providers = tuple(p for p in PROVIDERS if p in (doc.front_matter.get("providers") or []))
         for section in sections:
             path = section.path or (doc.title,)
-            prose = [b for b in section.blocks if b.kind == "prose" or self._inline_code(b)]
+            prose = [b for b in section.blocks if b.kind == "prose" or (self._inline_code(b) and not _included(b))]
             for group in self._prose_groups(path, prose):
                 chunks.append(self._make(doc, section, "prose", group, "", "", doc_providers, len(chunks)))
             if prose:
@@ -148,11 +149,25 @@ class Chunker:
                 if block.kind == "table":
                     chunks.append(self._make(doc, section, "table", [_unit(block)], "", parent, doc_providers,
                                              len(chunks)))
+                elif block.kind == "fence" and _included(block):
+                    chunks.extend(self._included(doc, section, block, parent, doc_providers, len(chunks)))
                 elif block.kind == "fence" and not self._inline_code(block):
                     language = language_of(block.info, block.text)
                     chunks.append(self._make(doc, section, "template", [_unit(block)], language, parent,
                                              doc_providers, len(chunks)))
         return self._number(chunks)
+
+    def _included(self, doc: Document, section: Section, block: Block, parent: str,
+                  doc_providers: tuple[str, ...], position: int) -> Iterator[Chunk]:
+        """A fence of `--8<--` lines: each included file becomes a template cited at its own lines."""
+        for offset, path in enumerate(snippet_paths(block.text) or []):
+            code = doc.includes.get(path, "").rstrip("\n")
+            if not code.strip():
+                continue
+            language = language_of(block.info, code) if block.info else language_of(path.rsplit(".", 1)[-1], code)
+            unit = Unit(code, 1, code.count("\n") + 1)
+            chunk = self._make(doc, section, "template", [unit], language, parent, doc_providers, position + offset)
+            yield chunk.model_copy(update={"origin": path})
 
     def _inline_code(self, block: Block) -> bool:
         lines = [ln for ln in block.text.split("\n") if ln.strip()]
@@ -185,7 +200,7 @@ class Chunker:
             doc_kind=doc.kind, section=path, anchor=slug(section.heading or doc.title),
             start_line=min(u.start_line for u in units), end_line=max(u.end_line for u in units),
             kind=kind, language=language, providers=providers_in(f"{path}\n{text}") or doc_providers,
-            content_hash=content_hash[:16], parent_id=parent,
+            content_hash=content_hash[:16], parent_id=parent, **_document_fields(doc),
         )
 
     @staticmethod
@@ -201,6 +216,20 @@ class Chunker:
             renamed[chunk.id] = chunk_id
             final.append(chunk.model_copy(update={"id": chunk_id, "ordinal": ordinal}))
         return [c.model_copy(update={"parent_id": renamed.get(c.parent_id, "")}) for c in final]
+
+
+def _document_fields(doc: Document) -> dict[str, object]:
+    """Front matter that describes the whole document: searched as fields of the document."""
+    fm = doc.front_matter
+    summary = next((str(fm[k]) for k in ("summary", "description") if isinstance(fm.get(k), str)), "")
+    if summary.strip().lower() in ("", "awaiting summary.", "n/a", "todo"):
+        summary = ""
+    tags: list[object] = next((fm[k] for k in ("tags", "keywords") if isinstance(fm.get(k), list)), [])
+    return {"doc_summary": summary.strip()[:500], "doc_tags": tuple(str(t) for t in tags if str(t).strip())[:20]}
+
+
+def _included(block: Block) -> bool:
+    return block.kind == "fence" and snippet_paths(block.text) is not None
 
 
 def _unit(block: Block) -> Unit:

@@ -8,7 +8,8 @@ KBError
  │    ├── IndexMismatchError   built with another embedding model or schema
  │    └── IndexLockedError     another ingest holds the lock
  ├── ModelError           the embedding model cannot be loaded
- └── QuestionError        a question is empty or too long
+ ├── QuestionError        a question is empty or too long
+ └── EvalGateError        `kb eval --check` found a failed gate or a significant drop (exit 1)
 """
 
 from __future__ import annotations
@@ -50,3 +51,7 @@ class ModelError(KBError):
 
 class QuestionError(KBError):
     pass
+
+
+class EvalGateError(KBError):
+    exit_code = 1

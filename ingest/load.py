@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from ingest.errors import FrontMatterError, SourceError
+from ingest.mkdocs import SNIPPET, is_mkdocs, normalize
 from ingest.records import DocKind, Document, Notice, Skipped
 from ingest.repair import repair_text
 from ingest.schema import PatternFrontMatter, PersonaFrontMatter
@@ -172,10 +173,36 @@ def load_document(root: Path, path: Path, max_bytes: int) -> tuple[Document | Sk
         return Skipped(rel.as_posix(), "invalid-front-matter", str(exc)), notices
     if not body.strip():
         return Skipped(rel.as_posix(), "empty", "only front matter, no body"), notices
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    includes: dict[str, str] = {}
+    if is_mkdocs(body):
+        body = normalize(body)
+        includes = _read_snippets(root, rel, body, max_bytes, notices)
+    digest = hashlib.sha256("\x00".join([text, *sorted(f"{k}\x00{v}" for k, v in includes.items())])
+                            .encode("utf-8")).hexdigest()
     title = _title(front_matter, body, path)
-    doc = Document(rel.as_posix(), root, title, kind, body, front_matter, digest)
+    doc = Document(rel.as_posix(), root, title, kind, body, front_matter, digest, includes)
     return doc, notices
+
+
+def _read_snippets(root: Path, rel: Path, body: str, max_bytes: int, notices: list[Notice]) -> dict[str, str]:
+    """The files that code fences include with `--8<--`, read from the source root (a missing one is a warning)."""
+    found: dict[str, str] = {}
+    base = root.resolve()
+    for number, line in enumerate(body.split("\n"), start=1):
+        match = SNIPPET.match(line)
+        if not match or match.group(1) in found:
+            continue
+        wanted = match.group(1)
+        target = (root / wanted).resolve()
+        if not target.is_relative_to(base) or not target.is_file():
+            notices.append(Notice(rel.as_posix(), number, f"snippet {wanted!r} not found under {root}; left out"))
+            continue
+        text = read_text(target, max_bytes)
+        if isinstance(text, Skipped):
+            notices.append(Notice(rel.as_posix(), number, f"snippet {wanted!r} skipped: {text.detail}"))
+            continue
+        found[wanted] = text
+    return found
 
 
 def load_documents(sources: list[Path], max_bytes: int) -> LoadResult:

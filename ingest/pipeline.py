@@ -69,9 +69,12 @@ class _Plan:
         return [c for c in self.chunks if c.id not in self.existing]
 
 
+CHUNK_FORMAT = "3"  # 3: document summary and tags in chunk metadata, included snippets as templates
+
+
 def config_fingerprint(settings: Settings, rules: RuleSet) -> str:
     """What besides the text decides a document's chunks; a change re-chunks every document."""
-    parts = [str(SCHEMA_VERSION), settings.embedding_model, str(settings.max_chunk_tokens),
+    parts = [str(SCHEMA_VERSION), CHUNK_FORMAT, settings.embedding_model, str(settings.max_chunk_tokens),
              str(settings.target_chunk_tokens), str(settings.min_template_lines), rules.model_dump_json()]
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 

@@ -45,6 +45,7 @@ class Document:
     body: str
     front_matter: dict[str, Any] = field(default_factory=dict)
     content_hash: str = ""
+    includes: dict[str, str] = field(default_factory=dict)  # snippet path -> its text (mkdocs `--8<--`)
 
     @property
     def key(self) -> str:
@@ -84,6 +85,9 @@ class Chunk(BaseModel):
     content_hash: str
     parent_id: str = ""  # for a template: its section's prose chunk
     ordinal: int = 0  # position within the document
+    doc_summary: str = ""  # the document's summary or description (front matter), for document-level search
+    doc_tags: tuple[str, ...] = ()  # the document's tags or keywords (front matter)
+    origin: str = ""  # for included code: the file (relative to the root) whose lines start_line..end_line are the text
 
     def metadata(self, doc_hash: str) -> Metadata:
         """Flat metadata for Chroma; lists are allowed, None is not."""
@@ -102,6 +106,12 @@ class Chunk(BaseModel):
             "ordinal": self.ordinal,
             "doc_hash": doc_hash,
         }
+        if self.origin:
+            meta["origin"] = self.origin
+        if self.doc_summary:
+            meta["doc_summary"] = self.doc_summary
+        if self.doc_tags:
+            meta["doc_tags"] = list(self.doc_tags)
         if self.providers:  # Chroma refuses empty lists
             meta["providers"] = list(self.providers)
         return meta

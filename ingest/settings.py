@@ -19,6 +19,14 @@ class RetrieveSettings(BaseModel):
     candidates: int = Field(30, ge=5, le=200, description="candidates taken from each retriever before fusion")
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
     bm25_weight: float = Field(0.3, ge=0, le=2, description="weight of the BM25 ranking in the fusion (tuned on evals)")
+    # Hierarchical retrieval: documents are ranked by their fields and their best chunk, and a
+    # document's score is added to its chunks', so sections of the right document win ties.
+    doc_weight: float = Field(0.5, ge=0, le=4, description="how much a chunk's document score adds to its own")
+    doc_expand: int = Field(3, ge=0, le=20, description="top documents whose best chunk joins the candidates")
+    title_weight: float = Field(3.0, ge=0, le=10, description="a title word says what the whole document is about")
+    tags_weight: float = Field(2.0, ge=0, le=10, description="tags are chosen words for the topic")
+    summary_weight: float = Field(1.5, ge=0, le=10, description="the summary restates the topic in a sentence")
+    headings_weight: float = Field(1.0, ge=0, le=10, description="headings name the subtopics, with more noise")
 
 
 class AnswerSettings(BaseModel):
@@ -32,6 +40,16 @@ class AnswerSettings(BaseModel):
     dense_weight: float = Field(0.6, ge=0, le=1)
     min_evidence: float = Field(0.4, ge=0, le=1)
     llm_timeout: float = Field(30.0, gt=0)
+    # Sentence score = similarity * sentence_similarity + term overlap * sentence_overlap
+    #                + chunk rank * sentence_rank + role_bonus * (section role + figures for cost questions).
+    sentence_similarity: float = Field(0.55, ge=0, le=2, description="meaning: cosine of sentence and question")
+    sentence_overlap: float = Field(0.30, ge=0, le=2, description="wording: share of question terms the sentence has")
+    sentence_rank: float = Field(0.15, ge=0, le=2, description="evidence order: the fused score of its chunk")
+    role_bonus: float = Field(0.1, ge=0, le=2, description="a section in the role the question wants (steps, "
+                                                            "trade-offs, cause, figures) answers it better")
+    mmr_lambda: float = Field(0.75, ge=0, le=1, description="relevance against redundancy when picking points")
+    same_chunk_penalty: float = Field(0.05, ge=0, le=1, description="spread points over sections")
+    stop_ratio: float = Field(0.7, ge=0, le=1, description="after min_points, stop below this share of the best")
 
 
 class Settings(BaseSettings):
@@ -52,6 +70,7 @@ class Settings(BaseSettings):
     min_template_lines: int = Field(3, ge=1, description="smaller code blocks stay inline in the prose")
     max_file_bytes: int = Field(5_000_000, ge=1)
     exclude_rules: Path = Path("kb/exclude.yaml")
+    shared_dir: Path = Field(Path("../shared"), description="foreign corpora for the evals (seeds, corpora/)")
     persona: Path = Path("kb/personas/serverless-architect.md")
     llm: str = Field("", description="KB_LLM=provider:model enables the optional LLM answerer")
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)

@@ -1,0 +1,136 @@
+"""What kind of answer a question wants, and how code evidence is put into words.
+
+A how-to wants steps, a comparison wants trade-offs, a troubleshooting question wants the cause
+and the fix, a cost or limits question wants figures, and a request for code wants a template.
+The composer uses the shape to prefer sentences from sections in the matching role (the `kb/`
+fixed sections, or any heading with those words in a foreign corpus). Points stay quoted
+sentences; only a template's description is written by code, from the template itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.corpus import Corpus
+
+Kind = Literal["how_to", "compare", "troubleshoot", "what_is", "cost", "code", "other"]
+
+_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
+    ("compare", re.compile(r"\b(vs\.?|versus|compare[ds]?|comparison|difference|differ|choose|choosing|pick|"
+                           r"which (one|is better|should)|or should|better than|instead of|trade-?offs?)\b", re.I)),
+    ("troubleshoot", re.compile(r"\b(why|error|errors|fails?|failing|failed|broken|timeout|timing out|throttl\w*|"
+                                r"stuck|slow|not working|doesn't|don't|isn't|keeps?|exception|debug\w*|"
+                                r"troubleshoot\w*|5\d\d|4\d\d)\b", re.I)),
+    ("cost", re.compile(r"\b(cost|costs|price|pricing|cheap\w*|expensive|bill\w*|spend\w*|limits?|quotas?|"
+                        r"maximum|max|minimum|how (much|many|long|big)|default)\b", re.I)),
+    ("how_to", re.compile(r"\b(how (do|can|should|to)|steps?|set ?up|configure|implement|enable|add|build|"
+                          r"deploy|migrate|make)\b", re.I)),
+    ("what_is", re.compile(r"\b(what is|what's|what are|explain|meaning of|define|overview)\b", re.I)),
+)
+CODE_INTENT = re.compile(
+    r"\b(templates?|examples?|snippets?|code|yaml|yml|json|terraform|hcl|sam|cloudformation|cdk|serverless\.yml|"
+    r"polic(y|ies)|handler|state machine|asl|workflow file|script|config(uration)? file|sample|show me|"
+    r"give me (a|an|the)|write (a|an|me)|decorator|class|function that)\b", re.I)
+_ROLE_WORDS: dict[Kind, tuple[str, ...]] = {
+    "how_to": ("solution", "steps", "how", "implementation", "getting started", "setup", "set up", "usage",
+               "configuration", "configure", "install"),
+    "compare": ("trade-off", "tradeoff", "when to use", "comparison", "compare", "vs", "choosing", "alternatives",
+                "decision", "differences"),
+    "troubleshoot": ("problem", "troubleshoot", "pitfall", "mistake", "failure", "debug", "operational notes",
+                     "gotcha", "limitations", "common issues"),
+    "what_is": ("overview", "introduction", "summary", "problem", "context", "key features", "concepts"),
+    "cost": ("cost", "pricing", "billing", "budget", "limits", "quotas", "comparison"),
+    "code": ("template", "example", "getting started", "usage"),
+    "other": (),
+}
+_FIGURE = re.compile(r"\$\s?\d|\d[\d,.]*\s?(%|ms|s\b|seconds?|minutes?|hours?|days?|mb|gb|kb|tb|requests?|"
+                     r"million|per|x\b)|\b\d{2,}\b", re.I)
+_LANGUAGE_HINTS = {
+    "hcl": r"terraform|\bhcl\b|\btf\b", "yaml": r"\bsam\b|cloudformation|yaml|yml|serverless\.yml|github actions",
+    "python": r"python|boto3|pytest|decorator", "typescript": r"typescript|\bts\b|\bcdk\b|node",
+    "javascript": r"javascript|\bjs\b|node|k6|worker", "json": r"\basl\b|state machine|json|iam polic",
+    "bash": r"bash|shell|\bcli\b|script",
+}
+
+
+@dataclass(frozen=True)
+class Shape:
+    kind: Kind
+    code: bool  # the question asks for a template, a handler, a config...
+
+
+def classify(question: str) -> Shape:
+    kind: Kind = next((k for k, pattern in _KINDS if pattern.search(question)), "other")
+    code = CODE_INTENT.search(question) is not None
+    return Shape("code" if code and kind in ("how_to", "other", "what_is") else kind, code)
+
+
+def role_bonus(shape: Shape, section: str) -> float:
+    """1 when the section's own heading plays the role the question wants, 0.5 for an ancestor heading."""
+    words = _ROLE_WORDS[shape.kind]
+    if not words:
+        return 0.0
+    parts = [p.strip().lower() for p in section.split(" > ")]
+    if any(w in parts[-1] for w in words):
+        return 1.0
+    return 0.5 if any(w in part for part in parts[:-1] for w in words) else 0.0
+
+
+def shape_bonus(shape: Shape, sentence: str) -> float:
+    """A cost or limits question is answered by figures."""
+    return 1.0 if shape.kind == "cost" and _FIGURE.search(sentence) else 0.0
+
+
+_RESOURCE_TYPE = re.compile(r"\b(?:Type:\s*|\"Type\":\s*\")((?:AWS|Custom)::[\w:]+)|^\s*resource\s+\"(\w+)\"", re.M)
+_FUNCTION = re.compile(r"^\s*(?:export\s+)?(?:async\s+)?(?:def|function|func|class)\s+(\w+)|"
+                       r"^\s*(?:export\s+)?const\s+(\w+)\s*=\s*(?:async\s*)?\(", re.M)
+_COMMENT = re.compile(r"^\s*(?:#|//|--)\s?(.*)$")
+_DECORATOR = re.compile(r"^\s*@([\w.]+)", re.M)
+
+
+def leading_comment(code: str) -> str:
+    """The comment lines a template starts with (shebangs and tool directives skipped)."""
+    lines = []
+    for line in code.split("\n"):
+        match = _COMMENT.match(line)
+        if not match:
+            if line.strip():
+                break
+            continue
+        text = match.group(1).strip()
+        if text and not text.startswith(("!", "-*-", "noqa", "type:", "pylint", "eslint")):
+            lines.append(text)
+    return " ".join(lines)[:200]
+
+
+def describe_template(corpus: Corpus, row: int) -> str:
+    """One sentence saying what a template is, built only from its heading, language and code."""
+    meta = corpus.metas[row]
+    code = corpus.texts[row]
+    heading = meta["section"].split(" > ")[-1].strip()
+    origin = meta.get("origin") or ""
+    name = origin.rsplit("/", 1)[-1] if origin else heading
+    parts = [f"{name} ({meta['language'] or 'text'} template{', under ' + heading if origin else ''})"]
+    comment = leading_comment(code)
+    if comment:
+        parts.append(comment.rstrip("."))
+    types = _unique(a or b for a, b in _RESOURCE_TYPE.findall(code))
+    functions = _unique(a or b for a, b in _FUNCTION.findall(code))
+    decorators = _unique(_DECORATOR.findall(code))
+    if types:
+        parts.append("defines " + ", ".join(types[:6]))
+    if functions:
+        parts.append("functions " + ", ".join(functions[:5]))
+    if decorators:
+        parts.append("uses " + ", ".join("@" + d for d in decorators[:4]))
+    return "; ".join(parts) + "."
+
+
+def _unique(items: object) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:  # type: ignore[attr-defined]
+        if item:
+            seen.setdefault(str(item), None)
+    return list(seen)
