@@ -60,10 +60,11 @@ class Answer(BaseModel):
     templates: list[Template] = Field(default_factory=list)
     disclaimer: str
     points: list[str] = Field(default_factory=list, description="the key points, each ending in its [n]")
+    coverage_note: str = Field("", description="what the question asks that the knowledge base does not cover")
     notes: list[str] = Field(default_factory=list, description="e.g. why the LLM answer fell back")
     timings_ms: Timings = Field(default_factory=Timings)
 
     def contract(self) -> dict[str, object]:
         """The documented JSON object of `kb ask --json`."""
         return self.model_dump(include={"question", "answer", "abstained", "mode", "citations", "templates",
-                                         "disclaimer", "timings_ms"})
+                                         "disclaimer", "coverage_note", "timings_ms"})

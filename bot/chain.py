@@ -16,7 +16,7 @@ from bot.followup import contextualize
 from bot.persona import Persona, load_persona
 from bot.question import clean_question
 from bot.retrieve import Filters, HybridRetriever, Retrieval
-from bot.scope import Verdict, judge
+from bot.scope import Verdict, coverage_gap, judge, with_coverage_note
 from ingest.embed import Embedder
 from ingest.index import IndexStore
 from ingest.settings import Settings
@@ -51,6 +51,8 @@ def abstention(question: str, persona: Persona, verdict: Verdict) -> Answer:
     example = persona.data.example_questions[0] if persona.data.example_questions else ""
     if verdict.reason == "instruction override attempt":
         lead = "I only answer serverless architecture questions from the knowledge base, and I can't change how I work."
+    elif verdict.unknown:
+        lead = f"The knowledge base has nothing on {', '.join(verdict.unknown)}, so I won't guess."
     else:
         lead = "I couldn't find this in the knowledge base, so I won't guess."
     message = f"{lead}\n\nThe knowledge base covers: {scope}."
@@ -130,6 +132,9 @@ class Bot:
             answer = self.answerer.answer(state["question"], retrieval, self.composer)
             if not answer.points:
                 verdict, answer = Verdict(False, "no quotable evidence"), None
+            else:
+                answer = with_coverage_note(answer, coverage_gap(state["question"], answer, self.corpus,
+                                                                  verdict.unknown))
         if answer is None:
             answer = abstention(state["question"], self.persona, verdict)
         done = time.perf_counter()

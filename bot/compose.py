@@ -17,6 +17,7 @@ from bot.corpus import Corpus
 from bot.persona import Persona
 from bot.retrieve import Hit, Retrieval
 from bot.shape import _LANGUAGE_HINTS, Shape, classify, describe_template, role_bonus, shape_bonus
+from bot.tables import row_sentences
 from bot.text import term_set, words
 from ingest.settings import AnswerSettings
 
@@ -27,10 +28,11 @@ MIN_POINT_WORDS = 4
 
 @dataclass(frozen=True)
 class Point:
-    sentence: int  # row in corpus.sentences
+    sentence: int  # row in corpus.sentences; -1 for a table row or a template description
     hit: Hit
     score: float
     text: str
+    vector: np.ndarray | None = None  # for redundancy: the sentence's vector, or its chunk's
 
 
 def tidy(text: str) -> str:
@@ -93,7 +95,7 @@ class Composer:
     def choose_points(self, question: str, retrieval: Retrieval, shape: Shape | None = None,
                       lead: Hit | None = None) -> list[Point]:
         shape = shape or classify(question)
-        candidates = self._candidates(question, retrieval, shape)
+        candidates = self._candidates(question, retrieval, shape, lead.row if lead else -1)
         picked: list[int] = []
         points: list[Point] = []
         if lead is not None and self._is_template(lead.row):
@@ -104,7 +106,7 @@ class Composer:
                 picked.append(max(own, key=lambda i: candidates[i].score))
         if not candidates:
             return points
-        vectors = self.corpus.sentence_vectors[[c.sentence for c in candidates]]
+        vectors = np.stack([c.vector for c in candidates if c.vector is not None])
         best = max(c.score for c in candidates)
         per_chunk: dict[int, int] = {}
         for i in picked:
@@ -121,7 +123,11 @@ class Composer:
         return points + [candidates[i] for i in picked]
 
     def _quotable(self, row: int) -> bool:
-        return any(self._usable(s) for s in self.corpus.by_chunk.get(row, [])) and not self._skipped(row)
+        if self._skipped(row):
+            return False
+        if self.corpus.metas[row]["kind"] == "table":
+            return bool(row_sentences(self.corpus.texts[row], ""))
+        return any(self._usable(s) for s in self.corpus.by_chunk.get(row, []))
 
     def _usable(self, sentence: int) -> bool:
         return len(tidy(self.corpus.sentences[sentence].text).split()) >= MIN_POINT_WORDS
@@ -133,7 +139,7 @@ class Composer:
     def _is_template(self, row: int) -> bool:
         return bool(self.corpus.metas[row]["kind"] == "template")
 
-    def _candidates(self, question: str, retrieval: Retrieval, shape: Shape) -> list[Point]:
+    def _candidates(self, question: str, retrieval: Retrieval, shape: Shape, lead: int = -1) -> list[Point]:
         wanted = term_set(question)
         top = max((h.score for h in retrieval.hits), default=1.0) or 1.0
         weights = self.settings
@@ -143,6 +149,9 @@ class Composer:
             if self._skipped(hit.row):
                 continue
             role = role_bonus(shape, self.corpus.metas[hit.row]["section"])
+            if self.corpus.metas[hit.row]["kind"] == "table":
+                points += self._table_rows(hit, wanted, role, top, shape, seen, retrieval, hit.row == lead)
+                continue
             for row in self.corpus.by_chunk.get(hit.row, []):
                 sentence = self.corpus.sentences[row]
                 text = tidy(sentence.text)
@@ -155,7 +164,27 @@ class Composer:
                 score = (weights.sentence_similarity * similarity + weights.sentence_overlap * overlap
                          + weights.sentence_rank * (hit.score / top) + weights.role_bonus * role
                          + weights.role_bonus * shape_bonus(shape, text))
-                points.append(Point(row, hit, score, text))
+                points.append(Point(row, hit, score, text, self.corpus.sentence_vectors[row]))
+        return points
+
+    def _table_rows(self, hit: Hit, wanted: set[str], role: float, top: float, shape: Shape, seen: set[str],
+                    retrieval: Retrieval, lead: bool) -> list[Point]:
+        """Rows that share words with the question (any row of the leading table), read out with
+        their headers; all rows score the table's similarity, so the words decide between rows."""
+        weights = self.settings
+        heading = str(self.corpus.metas[hit.row]["section"]).split(" > ")[-1]
+        similarity = float(self.corpus.vectors[hit.row] @ retrieval.vector)
+        points = []
+        for text in row_sentences(self.corpus.texts[hit.row], heading):
+            key = " ".join(words(text))
+            overlap = len(wanted & term_set(text)) / len(wanted) if wanted else 0.0
+            if key in seen or (overlap == 0 and not lead):
+                continue
+            seen.add(key)
+            score = (weights.sentence_similarity * similarity + weights.sentence_overlap * overlap
+                     + weights.sentence_rank * (hit.score / top) + weights.role_bonus * role
+                     + weights.role_bonus * shape_bonus(shape, text))
+            points.append(Point(-1, hit, score, text, self.corpus.vectors[hit.row]))
         return points
 
     def _next(self, candidates: list[Point], vectors: np.ndarray, picked: list[int],

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ class Corpus:
     doc_of: list[int] = field(default_factory=list)  # chunk row -> document number
     doc_sources: list[str] = field(default_factory=list)  # document number -> source
     doc_rows: list[list[int]] = field(default_factory=list)  # document number -> its chunk rows
+    idf: dict[str, float] = field(default_factory=dict)  # term -> rarity among chunks
 
     def __post_init__(self) -> None:
         self.row = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
@@ -72,14 +74,17 @@ class Corpus:
             self.doc_rows[doc].append(i)
             self.doc_of.append(doc)
         self.doc_sources = list(number)
+        counts: Counter[str] = Counter()
+        for found in self.term_sets:
+            counts.update(found)
+        size = len(self.term_sets)
+        # Rarity among chunks: the key concept of a question is its rarest known word.
+        self.idf = {t: math.log(1 + (size - n + 0.5) / (n + 0.5)) for t, n in counts.items()}
 
-    def document_fields(self, doc: int) -> dict[str, str]:
-        """The fields a document is searched by: title, summary, tags and heading words."""
-        rows = self.doc_rows[doc]
-        first = self.metas[rows[0]]
-        headings = dict.fromkeys(part for r in rows for part in str(self.metas[r]["section"]).split(" > ")[1:])
-        return {"title": str(first["title"]), "summary": str(first.get("doc_summary") or ""),
-                "tags": " ".join(str(t) for t in (first.get("doc_tags") or [])), "headings": " ".join(headings)}
+    def key_terms(self, terms_: set[str], count: int = 1) -> list[str]:
+        """The rarest of these terms that the corpus knows, rarest first."""
+        known = sorted((t for t in terms_ if t in self.idf), key=lambda t: (-self.idf[t], t))
+        return known[:count]
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -18,7 +18,8 @@ B = 0.75
 
 
 class FieldIndex:
-    def __init__(self, documents: Sequence[Mapping[str, Sequence[str]]], weights: Mapping[str, float]) -> None:
+    def __init__(self, documents: Sequence[Mapping[str, Sequence[str]]], weights: Mapping[str, float],
+                 idf: Mapping[str, float] | None = None) -> None:
         self.size = len(documents)
         lengths = {f: [len(doc.get(f, ())) for doc in documents] for f in weights}
         average = {f: (sum(v) / len(v) if v and sum(v) else 1.0) for f, v in lengths.items()}
@@ -32,11 +33,21 @@ class FieldIndex:
                     postings = weighted.setdefault(term, {})
                     postings[number] = postings.get(number, 0.0) + weight * count / norm
         self.postings = weighted
-        self.idf = {t: math.log(1 + (self.size - len(p) + 0.5) / (len(p) + 0.5)) for t, p in weighted.items()}
+        # Rarity may come from elsewhere: in a corpus of five long documents every word is in most
+        # of them, but not in most of their chunks.
+        self.idf = dict(idf) if idf is not None else \
+            {t: math.log(1 + (self.size - len(p) + 0.5) / (len(p) + 0.5)) for t, p in weighted.items()}
 
-    def scores(self, query: Sequence[str]) -> np.ndarray:
+    def scores(self, query: Sequence[str], boost: Mapping[str, float] | None = None) -> np.ndarray:
+        """BM25F scores of every document; `boost` multiplies chosen query terms' contributions."""
         out = np.zeros(self.size, dtype=np.float64)
         for term in set(query):
+            weight = self.idf.get(term, 0.0) * (boost or {}).get(term, 1.0)
             for number, tf in self.postings.get(term, {}).items():
-                out[number] += self.idf[term] * tf / (K1 + tf)
+                out[number] += weight * tf / (K1 + tf)
         return out
+
+    def key_term(self, query: Sequence[str]) -> str | None:
+        """The question's rarest known word: what it is about, more than its context words."""
+        known = [t for t in set(query) if t in self.idf]
+        return max(known, key=lambda t: (self.idf[t], t)) if known else None

@@ -88,9 +88,11 @@ class HybridRetriever:
         self.settings = settings
         weights = {"title": settings.title_weight, "tags": settings.tags_weight, "summary": settings.summary_weight,
                    "headings": settings.headings_weight}
-        fields = [{name: terms(text) for name, text in corpus.document_fields(d).items()}
-                  for d in range(len(corpus.doc_rows))]
-        self.documents = FieldIndex(fields, weights)
+        fields = [{name: terms(text) for name, text in document_fields(corpus, rows).items()}
+                  for rows in corpus.doc_rows]
+        self.documents = FieldIndex(fields, weights, corpus.idf)
+        self.headings = FieldIndex([_heading_fields(str(m["section"])) for m in corpus.metas],
+                                   {"heading": 2.0, "path": 1.0})
 
     def embed_query(self, query: str) -> Vectors:
         return np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
@@ -127,49 +129,67 @@ class HybridRetriever:
         n = self.settings.candidates
         dense = self.dense(vector, n, filters) if mode != "bm25" else []
         lexical = self.lexical(query, n, filters) if mode != "dense" else []
+        if mode == "hybrid":
+            lexical_weights = [(lexical, self.settings.bm25_weight),
+                               (self.heading_matches(query, n, filters), self.settings.heading_weight)]
+        else:
+            lexical_weights = [(lexical, self.settings.bm25_weight)]
         documents = self._document_ranking(query, filters) if mode == "hybrid" else []
-        fused = self._fuse(dense, lexical, vector, documents, filters)
+        fused = self._fuse(dense, lexical_weights, vector, documents, filters)
         return Retrieval(query, vector, self._with_companions(self._diversify(fused, k), filters))
 
-    def _document_ranking(self, query: str, filters: Filters) -> list[int]:
-        """Documents ranked by their fields (title, tags, summary, headings), best first."""
-        scores = self.documents.scores(terms(query))
+    def _document_ranking(self, query: str, filters: Filters) -> list[tuple[int, float]]:
+        """Documents ranked by their fields (title, tags, summary, headings), best first, with their
+        score as a share of the best one's."""
+        wanted = terms(query)
+        key = self.documents.key_term(wanted)
+        scores = self.documents.scores(wanted, {key: self.settings.key_term_boost} if key else None)
         order = [int(d) for d in np.argsort(-scores) if scores[d] > 0]
-        return [d for d in order[: self.settings.candidates]
+        top = float(scores[order[0]]) if order else 1.0
+        return [(d, float(scores[d]) / top) for d in order[: self.settings.candidates]
                 if any(filters.accepts(self.corpus.metas[r]) for r in self.corpus.doc_rows[d][:1])]
 
-    def _expand(self, documents: list[int], seen: set[int], vector: Vectors, filters: Filters) -> list[int]:
+    def _expand(self, documents: list[tuple[int, float]], seen: set[int], vector: Vectors,
+                filters: Filters) -> list[int]:
         """The best chunk (by meaning) of each top document that neither retriever brought."""
         extra = []
-        for doc in documents[: self.settings.doc_expand]:
+        for doc, _ in documents[: self.settings.doc_expand]:
             rows = [r for r in self.corpus.doc_rows[doc] if filters.accepts(self.corpus.metas[r])]
             if rows and not seen.intersection(rows):
                 extra.append(max(rows, key=lambda r: float(self.corpus.vectors[r] @ vector)))
         return extra
 
-    def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], vector: Vectors,
-              documents: list[int], filters: Filters | None = None) -> list[Hit]:
+    def heading_matches(self, query: str, n: int, filters: Filters) -> list[tuple[int, float]]:
+        """Chunks whose section heading (then its parent headings) shares the question's words."""
+        scores = self.headings.scores(terms(query))
+        order = np.argsort(-scores)[: n * 4]
+        return [(int(i), float(scores[i])) for i in order
+                if scores[i] > 0 and filters.accepts(self.corpus.metas[int(i)])][:n]
+
+    def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[list[tuple[int, float]], float]],
+              vector: Vectors, documents: list[tuple[int, float]], filters: Filters | None = None) -> list[Hit]:
         rrf: dict[int, float] = {}
         rrf_k = self.settings.rrf_k
-        for ranking, weight in ((dense, 1.0), (lexical, self.settings.bm25_weight)):
+        for ranking, weight in ((dense, 1.0), *lexical):
             for rank, (row, _) in enumerate(ranking):
                 rrf[row] = rrf.get(row, 0.0) + weight / (rrf_k + rank + 1)
         if documents and self.settings.doc_weight > 0:
             extra = self._expand(documents, set(rrf), vector, filters or Filters())
             for row in extra:
                 rrf[row] = 0.0
-            # A document's score: its field rank plus its best chunk; added to every chunk of it.
-            field_rank = {doc: rank for rank, doc in enumerate(documents)}
+            # A document's score: its field score (a share of the best document's, on the scale of a
+            # first place in one ranking) plus its best chunk's; added to every chunk of it.
+            field_share = dict(documents)
             best: dict[int, float] = {}
             for row, score in rrf.items():
                 doc = self.corpus.doc_of[row]
                 best[doc] = max(best.get(doc, 0.0), score)
             for row in rrf:
                 doc = self.corpus.doc_of[row]
-                fields = 1.0 / (rrf_k + field_rank[doc] + 1) if doc in field_rank else 0.0
+                fields = field_share.get(doc, 0.0) / (rrf_k + 1)
                 rrf[row] += self.settings.doc_weight * (fields + best[doc])
         cosine = dict(dense)
-        bm25 = dict(lexical)
+        bm25 = dict(lexical[0][0]) if lexical else {}
         hits = []
         for rank, (row, score) in enumerate(sorted(rrf.items(), key=lambda item: -item[1])):
             cos = cosine.get(row)
@@ -212,6 +232,19 @@ class HybridRetriever:
                     out.append(replace(hit, row=row, score=hit.score * 0.9, dense=min(hit.dense, cos),
                                        companion=True))
         return out
+
+
+def document_fields(corpus: Corpus, rows: list[int]) -> dict[str, str]:
+    """The fields a document is searched by: title, summary, tags and heading words."""
+    first = corpus.metas[rows[0]]
+    headings = dict.fromkeys(part for r in rows for part in str(corpus.metas[r]["section"]).split(" > ")[1:])
+    return {"title": str(first["title"]), "summary": str(first.get("doc_summary") or ""),
+            "tags": " ".join(str(t) for t in (first.get("doc_tags") or [])), "headings": " ".join(headings)}
+
+
+def _heading_fields(section: str) -> dict[str, list[str]]:
+    parts = section.split(" > ")
+    return {"heading": terms(parts[-1]) if len(parts) > 1 else [], "path": terms(" ".join(parts[1:-1]))}
 
 
 class KBRetriever(BaseRetriever):

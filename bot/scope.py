@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.answer import Answer
 from bot.corpus import Corpus
 from bot.retrieve import Retrieval
-from bot.text import STOPWORDS, stem, term_set, words
+from bot.text import STOPWORDS, stem, term_set, terms, words
 from ingest.settings import AnswerSettings
 
 _INJECTION = re.compile(
@@ -17,11 +18,33 @@ _INJECTION = re.compile(
 )
 
 
+# A name in a question: a capitalised word not opening a sentence (Postgres, Middy), a camelCase
+# identifier, or a word with two or more hyphens (aspectj-maven-plugin).
+_NAMED = re.compile(r"(?<![.?!:]\s)(?<!^)(?<![\w-])([A-Z][\w.+-]*[A-Za-z0-9]|[a-z]+[A-Z]\w*|\w+(?:-\w+){2,})")
+
+
+KEY_TERMS = 2  # the question's two rarest words stand for what it is about
+
+
 @dataclass(frozen=True)
 class Verdict:
     answer: bool
     reason: str  # why not, for logs and evals
     evidence: float = 0.0
+    unknown: tuple[str, ...] = ()  # names in the question that the knowledge base never mentions
+
+
+def unknown_names(question: str, corpus: Corpus) -> list[str]:
+    """Names (products, tools, services) in the question that no chunk of the knowledge base contains."""
+    if corpus.bm25 is None:
+        return []
+    vocab = corpus.bm25.vocab_dict
+    found = []
+    for name in _NAMED.findall(question.strip()):
+        parts = terms(name)
+        if parts and not any(p in vocab for p in parts) and name.lower() not in STOPWORDS:
+            found.append(name)
+    return list(dict.fromkeys(found))
 
 
 def is_injection(question: str) -> bool:
@@ -39,7 +62,8 @@ def is_gibberish(question: str, corpus: Corpus) -> bool:
 
 
 def coverage(question: str, retrieval: Retrieval, corpus: Corpus, top: int = 3) -> float:
-    """Share of the question's content terms that appear in the top retrieved chunks."""
+    """Share of the question's content terms that appear in the top retrieved chunks. (Counting only
+    the words the corpus knows was tried: it let near-domain questions through.)"""
     wanted = term_set(question)
     if not wanted:
         return 0.0
@@ -57,9 +81,12 @@ def judge(question: str, retrieval: Retrieval, corpus: Corpus, settings: AnswerS
     if is_gibberish(question, corpus):
         return Verdict(False, "unrecognised words")
     score = evidence(question, retrieval, corpus, settings)
+    unknown = tuple(unknown_names(question, corpus))
+    if unknown and score < settings.unknown_name_evidence:
+        return Verdict(False, f"the knowledge base does not mention {', '.join(unknown)}", score, unknown)
     if score >= settings.min_evidence:
-        return Verdict(True, "", score)
-    return Verdict(False, "weak evidence", score)
+        return Verdict(True, "", score, unknown)
+    return Verdict(False, "weak evidence", score, unknown)
 
 
 def evidence(question: str, retrieval: Retrieval, corpus: Corpus, settings: AnswerSettings) -> float:
@@ -69,3 +96,24 @@ def evidence(question: str, retrieval: Retrieval, corpus: Corpus, settings: Answ
     dense = max(0.0, max(h.dense for h in retrieval.hits[:3]))
     weight = settings.dense_weight
     return weight * dense + (1 - weight) * coverage(question, retrieval, corpus)
+
+
+def coverage_gap(question: str, answer: Answer, corpus: Corpus, unknown: tuple[str, ...]) -> str:
+    """What the answer cannot cover, said plainly: names the knowledge base never mentions, or the
+    question's key concept (one of its two rarest known words) when no cited source mentions it."""
+    if unknown:
+        return (f"The knowledge base does not mention {', '.join(unknown)}; "
+                "these points are the closest material it has.")
+    cited = set().union(*(term_set(f"{c.title} {c.section} {c.text}") for c in answer.citations))
+    missing = [t for t in corpus.key_terms(term_set(question), KEY_TERMS) if t not in cited]
+    if not missing:
+        return ""
+    word = next((w for w in words(question) if stem(w) == missing[0]), missing[0])
+    return (f"The sources found do not mention \"{word}\", so the knowledge base may not cover it; "
+            "these points are the closest material.")
+
+
+def with_coverage_note(answer: Answer, note: str) -> Answer:
+    if not note:
+        return answer
+    return answer.model_copy(update={"coverage_note": note, "answer": f"_{note}_\n\n{answer.answer}"})

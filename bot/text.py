@@ -181,14 +181,14 @@ STOPWORDS = frozenset(
 )
 
 
-TERMS_VERSION = "snowball-1"  # part of the BM25 cache key: a stemming change must rebuild it
+TERMS_VERSION = "snowball-2"  # part of the BM25 cache key: a stemming change must rebuild it
 _STEMMER = Stemmer.Stemmer("english")
 
 
 @functools.lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """Snowball (Porter 2) for plain words, so "idempotent" meets "idempotency"; identifiers stay whole."""
-    if not word.isalpha():
+    if not word.isalpha() or len(word) <= 3:  # acronyms: "aws" is not the plural of "aw"
         return word
     return str(_STEMMER.stemWord(word))
 

@@ -21,7 +21,11 @@ class RetrieveSettings(BaseModel):
     bm25_weight: float = Field(0.3, ge=0, le=2, description="weight of the BM25 ranking in the fusion (tuned on evals)")
     # Hierarchical retrieval: documents are ranked by their fields and their best chunk, and a
     # document's score is added to its chunks', so sections of the right document win ties.
+    heading_weight: float = Field(0.0, ge=0, le=2, description="weight of the section-heading match ranking in "
+                                  "the fusion: a heading names what its section answers")
     doc_weight: float = Field(0.5, ge=0, le=4, description="how much a chunk's document score adds to its own")
+    key_term_boost: float = Field(2.0, ge=1, le=10, description="the question's rarest word names its topic: its "
+                                  "match in a document's fields counts this many times")
     doc_expand: int = Field(3, ge=0, le=20, description="top documents whose best chunk joins the candidates")
     title_weight: float = Field(3.0, ge=0, le=10, description="a title word says what the whole document is about")
     tags_weight: float = Field(2.0, ge=0, le=10, description="tags are chosen words for the topic")
@@ -39,6 +43,8 @@ class AnswerSettings(BaseModel):
     # below min_evidence the bot abstains. Calibrated on the eval questions (evals/calibration.md).
     dense_weight: float = Field(0.6, ge=0, le=1)
     min_evidence: float = Field(0.4, ge=0, le=1)
+    unknown_name_evidence: float = Field(0.6, ge=0, le=1, description="a question naming something the knowledge "
+                                         "base never mentions is answered only above this evidence (with a note)")
     llm_timeout: float = Field(30.0, gt=0)
     # Sentence score = similarity * sentence_similarity + term overlap * sentence_overlap
     #                + chunk rank * sentence_rank + role_bonus * (section role + figures for cost questions).

@@ -36,7 +36,8 @@ def to_web_markdown(answer: Answer, answer_id: str = "a") -> str:
         text = "\n\n".join(_md_text(p) for p in answer.answer.split("\n\n") if not p.startswith(">"))
         return f"**Not in the knowledge base.** {text}\n\n{note}"
     link = lambda m: f"[\\[{m.group(1)}\\]](#kb-src-{answer_id}-{m.group(1)})"  # noqa: E731
-    parts = ["\n".join(f"- {_CITE.sub(link, _md_text(p))}" for p in answer.points)]
+    parts = [f"_{_md_text(answer.coverage_note)}_"] if answer.coverage_note else []
+    parts.append("\n".join(f"- {_CITE.sub(link, _md_text(p))}" for p in answer.points))
     if answer.templates:
         parts.append("**Templates**")
         for template in answer.templates:
@@ -92,7 +93,8 @@ def to_html(answer: Answer, answer_id: str = "a") -> str:
         return (f'<div class="kb-answer kb-abstained"><p class="kb-badge">Not in the knowledge base</p>{body}'
                 f'{_disclaimer_html(answer)}</div>')
     points = "".join(f"<li>{_cite_links(_inline(p), answer_id)}</li>" for p in answer.points)
-    parts = [f'<div class="kb-answer"><ul class="kb-points">{points}</ul>']
+    gap = f'<p class="kb-gap">{html.escape(answer.coverage_note)}</p>' if answer.coverage_note else ""
+    parts = [f'<div class="kb-answer">{gap}<ul class="kb-points">{points}</ul>']
     if answer.templates:
         parts.append('<h4>Templates</h4>')
         for template in answer.templates:
@@ -153,7 +155,8 @@ def to_slack_blocks(answer: Answer, feedback_id: str = "") -> list[dict[str, Any
         text = "\n\n".join(p for p in answer.answer.split("\n\n") if not p.startswith(">"))
         blocks.append(_section(to_mrkdwn(text)))
     else:
-        blocks.append(_section("\n".join(f"\u2022 {to_mrkdwn(p)}" for p in answer.points)))
+        gap = f"_{slack_escape(answer.coverage_note)}_\n" if answer.coverage_note else ""
+        blocks.append(_section(gap + "\n".join(f"\u2022 {to_mrkdwn(p)}" for p in answer.points)))
         for template in answer.templates:
             citation = answer.citations[template.n - 1]
             code, cut = _truncate(slack_escape(template.code), SLACK_CODE_LIMIT)
