@@ -91,8 +91,6 @@ class HybridRetriever:
         fields = [{name: terms(text) for name, text in document_fields(corpus, rows).items()}
                   for rows in corpus.doc_rows]
         self.documents = FieldIndex(fields, weights, corpus.idf)
-        self.headings = FieldIndex([_heading_fields(str(m["section"])) for m in corpus.metas],
-                                   {"heading": 2.0, "path": 1.0})
 
     def embed_query(self, query: str) -> Vectors:
         return np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
@@ -129,13 +127,8 @@ class HybridRetriever:
         n = self.settings.candidates
         dense = self.dense(vector, n, filters) if mode != "bm25" else []
         lexical = self.lexical(query, n, filters) if mode != "dense" else []
-        if mode == "hybrid":
-            lexical_weights = [(lexical, self.settings.bm25_weight),
-                               (self.heading_matches(query, n, filters), self.settings.heading_weight)]
-        else:
-            lexical_weights = [(lexical, self.settings.bm25_weight)]
         documents = self._document_ranking(query, filters) if mode == "hybrid" else []
-        fused = self._fuse(dense, lexical_weights, vector, documents, filters)
+        fused = self._fuse(dense, lexical, vector, documents, filters)
         return Retrieval(query, vector, self._with_companions(self._diversify(fused, k), filters))
 
     def _document_ranking(self, query: str, filters: Filters) -> list[tuple[int, float]]:
@@ -159,18 +152,11 @@ class HybridRetriever:
                 extra.append(max(rows, key=lambda r: float(self.corpus.vectors[r] @ vector)))
         return extra
 
-    def heading_matches(self, query: str, n: int, filters: Filters) -> list[tuple[int, float]]:
-        """Chunks whose section heading (then its parent headings) shares the question's words."""
-        scores = self.headings.scores(terms(query))
-        order = np.argsort(-scores)[: n * 4]
-        return [(int(i), float(scores[i])) for i in order
-                if scores[i] > 0 and filters.accepts(self.corpus.metas[int(i)])][:n]
-
-    def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[list[tuple[int, float]], float]],
-              vector: Vectors, documents: list[tuple[int, float]], filters: Filters | None = None) -> list[Hit]:
+    def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], vector: Vectors,
+              documents: list[tuple[int, float]], filters: Filters | None = None) -> list[Hit]:
         rrf: dict[int, float] = {}
         rrf_k = self.settings.rrf_k
-        for ranking, weight in ((dense, 1.0), *lexical):
+        for ranking, weight in ((dense, 1.0), (lexical, self.settings.bm25_weight)):
             for rank, (row, _) in enumerate(ranking):
                 rrf[row] = rrf.get(row, 0.0) + weight / (rrf_k + rank + 1)
         if documents and self.settings.doc_weight > 0:
@@ -189,7 +175,7 @@ class HybridRetriever:
                 fields = field_share.get(doc, 0.0) / (rrf_k + 1)
                 rrf[row] += self.settings.doc_weight * (fields + best[doc])
         cosine = dict(dense)
-        bm25 = dict(lexical[0][0]) if lexical else {}
+        bm25 = dict(lexical)
         hits = []
         for rank, (row, score) in enumerate(sorted(rrf.items(), key=lambda item: -item[1])):
             cos = cosine.get(row)
@@ -240,11 +226,6 @@ def document_fields(corpus: Corpus, rows: list[int]) -> dict[str, str]:
     headings = dict.fromkeys(part for r in rows for part in str(corpus.metas[r]["section"]).split(" > ")[1:])
     return {"title": str(first["title"]), "summary": str(first.get("doc_summary") or ""),
             "tags": " ".join(str(t) for t in (first.get("doc_tags") or [])), "headings": " ".join(headings)}
-
-
-def _heading_fields(section: str) -> dict[str, list[str]]:
-    parts = section.split(" > ")
-    return {"heading": terms(parts[-1]) if len(parts) > 1 else [], "path": terms(" ".join(parts[1:-1]))}
 
 
 class KBRetriever(BaseRetriever):

@@ -102,10 +102,13 @@ def _same_code(lines: list[str], code: str) -> bool:
     (a multiple of four columns, the same on every line) is removed."""
     if "\n".join(lines) == code:
         return True
-    expanded = [line.expandtabs(4) for line in lines]
     for indent in (4, 8, 12, 16):
-        if all(not line.strip() or line[:indent].isspace() for line in expanded):
-            if "\n".join(line[indent:] for line in expanded) == code:
+        if all(not line.strip() or line[:indent].isspace() for line in lines):
+            if "\n".join(line[indent:] for line in lines) == code:
+                return True
+        tabs = indent // 4
+        if all(not line.strip() or line[:tabs] == "\t" * tabs for line in lines):
+            if "\n".join(line[tabs:] for line in lines) == code:
                 return True
     return False
 

@@ -61,7 +61,7 @@ def normalize(text: str) -> str:
         indent = len(line) - len(line.lstrip(" "))
         while stack and indent < stack[-1]:
             stack.pop()
-        body = line[stack[-1]:] if stack else line
+        body = _strip_columns(raw, stack[-1]) if stack else raw
         if fence:
             if body.strip().startswith(fence) and not body.strip().strip(fence[0]):
                 fence = ""
@@ -80,6 +80,16 @@ def normalize(text: str) -> str:
             continue
         out.append("" if SNIPPET.match(body) else _prose(body))
     return "\n".join(out)
+
+
+def _strip_columns(line: str, columns: int) -> str:
+    """The line without its first `columns` columns of indentation; tabs inside code stay tabs."""
+    column = 0
+    for i, char in enumerate(line):
+        if column >= columns or char not in " \t":
+            return " " * (column - columns) + line[i:]
+        column = column + 4 - column % 4 if char == "\t" else column + 1
+    return ""
 
 
 def _prose(line: str) -> str:

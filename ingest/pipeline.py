@@ -69,7 +69,7 @@ class _Plan:
         return [c for c in self.chunks if c.id not in self.existing]
 
 
-CHUNK_FORMAT = "3"  # 3: document summary and tags in chunk metadata, included snippets as templates
+CHUNK_FORMAT = "4"  # 3: document summary, tags and included snippets; 4: tabs kept inside mkdocs code
 
 
 def config_fingerprint(settings: Settings, rules: RuleSet) -> str:

@@ -21,8 +21,6 @@ class RetrieveSettings(BaseModel):
     bm25_weight: float = Field(0.3, ge=0, le=2, description="weight of the BM25 ranking in the fusion (tuned on evals)")
     # Hierarchical retrieval: documents are ranked by their fields and their best chunk, and a
     # document's score is added to its chunks', so sections of the right document win ties.
-    heading_weight: float = Field(0.0, ge=0, le=2, description="weight of the section-heading match ranking in "
-                                  "the fusion: a heading names what its section answers")
     doc_weight: float = Field(0.5, ge=0, le=4, description="how much a chunk's document score adds to its own")
     key_term_boost: float = Field(2.0, ge=1, le=10, description="the question's rarest word names its topic: its "
                                   "match in a document's fields counts this many times")

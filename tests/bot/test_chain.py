@@ -83,7 +83,7 @@ def test_disclaimer_topics_trigger(fixture_bot: Bot, question: str, topic: str) 
 def test_answer_json_contract(fixture_bot: Bot) -> None:
     payload = fixture_bot.ask("How do I keep latency-sensitive functions warm?").contract()
     assert set(payload) == {"question", "answer", "abstained", "mode", "citations", "templates", "disclaimer",
-                            "timings_ms"}
+                            "coverage_note", "timings_ms"}
     assert set(payload["citations"][0]) >= {"n", "source", "title", "section", "anchor", "start_line",  # type: ignore[index]
                                             "end_line", "score", "text"}
     assert set(payload["timings_ms"]) == {"retrieve", "compose", "total"}  # type: ignore[arg-type]

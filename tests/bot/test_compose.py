@@ -8,10 +8,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.compose import Composer, fence, tidy
+from bot.compose import Composer, evidence_positions, fence, tidy
 from bot.corpus import Corpus, Sentence
 from bot.persona import Persona
 from bot.retrieve import Hit, Retrieval
+from bot.shape import classify
 from ingest.schema import PersonaFrontMatter
 from ingest.sentences import sentence_spans
 from ingest.settings import AnswerSettings
@@ -70,11 +71,16 @@ def test_citation_numbering_invariants(case: tuple[Corpus, Retrieval, str]) -> N
     assert numbers == list(range(1, len(numbers) + 1))
     used_in_points = [int(n) for p in answer.points for n in re.findall(r"\[(\d+)\]$", p)]
     assert len(used_in_points) == len(answer.points), "every point ends with one citation"
-    first_use: list[int] = []
-    for n in [*used_in_points, *[t.n for t in answer.templates]]:
-        if n not in first_use:
-            first_use.append(n)
-    assert first_use == numbers, "numbered in order of first use, and every citation is used"
+    assert set(used_in_points) | {t.n for t in answer.templates} == set(numbers), "every citation is used"
+    assert used_in_points == sorted(used_in_points), "points follow the evidence order"
+    position = evidence_positions(retrieval)
+    ranks = [position[next(h.row for h in retrieval.hits if corpus.texts[h.row] == c.text)] for c in answer.citations]
+    assert ranks == sorted(ranks), "citations are numbered in evidence order"
+    if answer.points:
+        lead = Composer(corpus, PERSONA, AnswerSettings()).lead(retrieval, classify(question))
+        assert lead is not None and answer.points[0].endswith("[1]")
+        assert corpus.texts[lead.row] == answer.citations[0].text, "[1] is the best quotable evidence"
+
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
     assert cited <= set(numbers), "every [n] resolves"
     assert len(answer.points) <= 6

@@ -6,6 +6,7 @@ import bm25s
 import pytest
 
 from bot.corpus import load_corpus
+from bot.text import TERMS_VERSION
 from ingest.index import IndexStore
 from ingest.pipeline import ingest
 from ingest.settings import Settings
@@ -36,5 +37,5 @@ def test_bm25_is_persisted_and_rebuilt_only_when_the_manifest_changes(settings: 
     ingest(settings, embedder)
     changed = load_corpus(IndexStore.open(settings, embedder.name), settings.cache_dir)
     assert changed.fingerprint != first.fingerprint
-    assert [f.name for f in settings.cache_dir.glob("bm25-*")] == [f"bm25-{changed.fingerprint}"]
+    assert [f.name for f in settings.cache_dir.glob("bm25-*")] == [f"bm25-{changed.fingerprint}-{TERMS_VERSION}"]
     assert changed.bm25 is not None and "zephyr" in changed.bm25.vocab_dict

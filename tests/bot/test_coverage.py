@@ -1,0 +1,46 @@
+"""Saying what the knowledge base does not cover: unknown names and a key concept missing from the sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.answer import Answer, Citation
+from bot.corpus import _bm25
+from bot.scope import coverage_gap, unknown_names, with_coverage_note
+from tests.bot.test_lead import CORPUS
+
+
+def _with_bm25(tmp_path: Path) -> None:
+    CORPUS.bm25 = _bm25(CORPUS, tmp_path)
+
+
+def _answer(*sections: str) -> Answer:
+    rows = [CORPUS.metas.index(next(m for m in CORPUS.metas if m["section"] == s)) for s in sections]
+    citations = [Citation(n=i + 1, source=CORPUS.metas[r]["source"], title=CORPUS.metas[r]["title"],
+                          section=CORPUS.metas[r]["section"], anchor="a", start_line=1, end_line=2, score=1.0,
+                          text=CORPUS.texts[r]) for i, r in enumerate(rows)]
+    return Answer(question="q", answer="- point [1]", abstained=False, citations=citations, disclaimer="d",
+                  points=["point [1]"])
+
+
+def test_names_the_corpus_never_mentions(tmp_path: Path) -> None:
+    _with_bm25(tmp_path)
+    assert unknown_names("How do I wire Middy into my Queues consumer?", CORPUS) == ["Middy"]
+    assert unknown_names("Queues: how do I set maxReceiveCount?", CORPUS) == [], "known words and a leading word"
+    assert unknown_names("configure the aspectj-maven-plugin for queues", CORPUS) == ["aspectj-maven-plugin"]
+
+
+def test_a_key_concept_missing_from_the_cited_sources_is_said(tmp_path: Path) -> None:
+    _with_bm25(tmp_path)
+    gap = coverage_gap("How do I alarm on the dead-letter queue depth?", _answer("Queues > Overview"), CORPUS, ())
+    assert "do not mention" in gap
+    assert coverage_gap("How do I alarm on the dead-letter queue depth?", _answer("Dead letters > Solution"),
+                        CORPUS, ()) == ""
+    named = coverage_gap("Does Middy retry queues?", _answer("Queues > Overview"), CORPUS, ("Middy",))
+    assert named.startswith("The knowledge base does not mention Middy")
+
+
+def test_the_note_leads_the_markdown_answer() -> None:
+    noted = with_coverage_note(_answer("Queues > Overview"), "Not covered: cron.")
+    assert noted.coverage_note == "Not covered: cron." and noted.answer.startswith("_Not covered: cron._\n\n")
+    assert with_coverage_note(_answer("Queues > Overview"), "").coverage_note == ""

@@ -1,0 +1,77 @@
+"""The answer opens with the best evidence: the top hit, whether prose, a table row or a template."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.compose import Composer
+from bot.corpus import Corpus, Sentence
+from bot.retrieve import Hit, Retrieval
+from ingest.sentences import sentence_spans
+from ingest.settings import AnswerSettings
+from tests.bot.test_compose import EMBEDDER, PERSONA
+
+
+def _corpus(chunks: list[tuple[str, str, str, str]]) -> Corpus:
+    """(id, kind, section, text) rows; templates point at the prose row before them."""
+    ids, texts, metas = [], [], []
+    last_prose = ""
+    for i, (chunk_id, kind, section, text) in enumerate(chunks):
+        ids.append(chunk_id)
+        texts.append(text)
+        meta: dict[str, Any] = {"kind": kind, "source": f"{section.split(' > ')[0].lower()}.md",
+                                "title": section.split(" > ")[0], "section": section, "anchor": "a",
+                                "start_line": i + 1, "end_line": i + 2,
+                                "language": "yaml" if kind == "template" else "",
+                                "parent_id": last_prose if kind == "template" else ""}
+        metas.append(meta)
+        if kind == "prose":
+            last_prose = chunk_id
+    sentences = [Sentence(row, a, b, texts[row][a:b]) for row, m in enumerate(metas) if m["kind"] == "prose"
+                 for a, b in sentence_spans(texts[row])]
+    return Corpus(ids, texts, metas, EMBEDDER.embed(texts), sentences, EMBEDDER.embed([s.text for s in sentences]),
+                  "fp")
+
+
+def _retrieval(corpus: Corpus, question: str, order: list[str]) -> Retrieval:
+    hits = [Hit(corpus.row[i], 1.0 / (61 + rank), 0.5, 1.0, rank) for rank, i in enumerate(order)]
+    return Retrieval(question, EMBEDDER.embed([question])[0], hits)
+
+
+CORPUS = _corpus([
+    ("overview", "prose", "Queues > Overview", "Queues decouple producers from consumers in most systems. "
+                                               "Queues retry failed messages for a while."),
+    ("dlq", "prose", "Dead letters > Solution", "Set maxReceiveCount to five on the source queue. "
+                                                "Alarm when the dead-letter queue depth is above zero."),
+    ("sam", "template", "Dead letters > Templates > SAM queue with redrive",
+     "# Orders queue with a DLQ\nResources:\n  Dlq:\n    Type: AWS::SQS::Queue\n"),
+    ("limits", "table", "Lambda > Key limits", "| Limit | Value |\n|---|---|\n| Timeout | 1 to 900 seconds |\n"
+                                               "| Memory | 128 to 10,240 MB |"),
+])
+
+
+def test_the_top_hit_is_point_one_even_when_other_sentences_match_more_words() -> None:
+    question = "queues retry failed messages consumers producers"
+    answer = Composer(CORPUS, PERSONA, AnswerSettings()).compose(question, _retrieval(CORPUS, question,
+                                                                                     ["dlq", "overview"]))
+    assert answer.citations[0].section == "Dead letters > Solution"
+    assert answer.points[0].endswith("[1]")
+    assert [c.section for c in answer.citations] == ["Dead letters > Solution", "Queues > Overview"][
+        : len(answer.citations)], "numbered in evidence order"
+
+
+def test_a_template_on_top_opens_the_answer_and_is_attached() -> None:
+    question = "give me a SAM template for a queue with a DLQ"
+    answer = Composer(CORPUS, PERSONA, AnswerSettings()).compose(question, _retrieval(CORPUS, question,
+                                                                                     ["sam", "dlq"]))
+    assert answer.points[0].startswith("SAM queue with redrive (yaml template)")
+    assert "defines AWS::SQS::Queue" in answer.points[0] and answer.points[0].endswith("[1]")
+    assert answer.templates[0].n == 1 and answer.templates[0].code == CORPUS.texts[CORPUS.row["sam"]]
+
+
+def test_a_table_row_answers_a_limits_question() -> None:
+    question = "What is the maximum timeout of a Lambda function?"
+    answer = Composer(CORPUS, PERSONA, AnswerSettings()).compose(question, _retrieval(CORPUS, question,
+                                                                                     ["limits", "overview"]))
+    assert answer.points[0] == "Timeout: 1 to 900 seconds (Key limits). [1]"
+    assert answer.citations[0].kind == "table"

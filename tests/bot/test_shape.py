@@ -1,0 +1,43 @@
+"""Question shapes and template descriptions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.corpus import Corpus
+from bot.shape import classify, describe_template, leading_comment, role_bonus
+
+
+def test_question_shapes() -> None:
+    assert classify("Standard or Express workflows for a 2-minute job: which should I pick?").kind == "compare"
+    assert classify("Why does my Lambda keep timing out when calling DynamoDB?").kind == "troubleshoot"
+    assert classify("How much does an HTTP API cost per million requests?").kind == "cost"
+    assert classify("How do I add a DLQ to my queue?").kind == "how_to"
+    assert classify("give me a SAM template for an SQS consumer").code
+    assert classify("write a handler that validates the body").kind == "code"
+    assert not classify("What is a dead-letter queue?").code
+
+
+def test_role_bonus_prefers_the_section_in_the_wanted_role() -> None:
+    compare = classify("Should I choose Standard or Express?")
+    assert role_bonus(compare, "Step Functions > Trade-offs") == 1.0
+    assert role_bonus(compare, "Step Functions > Trade-offs > Details") == 0.5
+    assert role_bonus(compare, "Step Functions > Problem") == 0.0
+
+
+def test_a_template_is_described_from_its_own_code() -> None:
+    code = ("# Orders queue with a dead-letter queue\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\n"
+            "  Dlq:\n    Type: AWS::SQS::Queue\n  Fn:\n    Type: AWS::Serverless::Function\n")
+    metas = [{"section": "DLQs > Templates > SAM queue with redrive", "language": "yaml", "kind": "template",
+              "source": "a.md", "title": "DLQs"}]
+    corpus = Corpus(["t"], [code], metas, np.zeros((1, 4), np.float32), [], np.zeros((0, 4), np.float32), "f")
+    text = describe_template(corpus, 0)
+    assert text.startswith("SAM queue with redrive (yaml template)")
+    assert "Orders queue with a dead-letter queue" in text
+    assert "defines AWS::SQS::Queue, AWS::Serverless::Function" in text, "each resource type once, in order"
+
+
+def test_leading_comment_skips_shebangs_and_directives() -> None:
+    assert leading_comment("#!/usr/bin/env python\n# Sends the report\n# every night\nimport x") == \
+        "Sends the report every night"
+    assert leading_comment("import x\n# not leading") == ""
