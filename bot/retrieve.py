@@ -129,6 +129,8 @@ class HybridRetriever:
         lexical = self.lexical(query, n, filters) if mode != "dense" else []
         documents = self._document_ranking(query, filters) if mode == "hybrid" else []
         fused = self._fuse(dense, lexical, vector, documents, filters)
+        if mode == "hybrid" and self.settings.rerank_depth > 1:
+            fused = self._rerank(fused, query, vector)
         return Retrieval(query, vector, self._with_companions(self._diversify(fused, k), filters))
 
     def _document_ranking(self, query: str, filters: Filters) -> list[tuple[int, float]]:
@@ -151,6 +153,33 @@ class HybridRetriever:
             if rows and not seen.intersection(rows):
                 extra.append(max(rows, key=lambda r: float(self.corpus.vectors[r] @ vector)))
         return extra
+
+    def _rerank(self, hits: list[Hit], query: str, vector: Vectors) -> list[Hit]:
+        """Reorder the first few hits by their best single answer unit: a chunk whose one sentence
+        answers the question beats a chunk that is broadly about it. Templates and tables, which have
+        no sentences, use their whole vector. (Adding the document's field score here was tried and
+        lost on every calibration half.)"""
+        depth = self.settings.rerank_depth
+        head, tail = hits[:depth], hits[depth:]
+        if not head:
+            return hits
+        wanted = set(terms(query))
+        top = max(h.score for h in head) or 1.0
+        corpus = self.corpus
+
+        def score(hit: Hit) -> float:
+            rows = corpus.by_chunk.get(hit.row, [])
+            if rows:
+                similarity = float(np.max(corpus.sentence_vectors[rows] @ vector))
+                overlap = max(len(wanted & corpus.sentence_terms[r]) for r in rows) / max(1, len(wanted))
+            else:
+                similarity = float(corpus.vectors[hit.row] @ vector)
+                overlap = len(wanted & corpus.term_sets[hit.row]) / max(1, len(wanted))
+            return (hit.score / top + self.settings.rerank_sentence * similarity
+                    + self.settings.rerank_overlap * overlap)
+
+        ordered = sorted(head, key=score, reverse=True) + tail
+        return [replace(h, rank=rank) for rank, h in enumerate(ordered)]
 
     def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], vector: Vectors,
               documents: list[tuple[int, float]], filters: Filters | None = None) -> list[Hit]:

@@ -21,7 +21,10 @@ class RetrieveSettings(BaseModel):
     bm25_weight: float = Field(0.3, ge=0, le=2, description="weight of the BM25 ranking in the fusion (tuned on evals)")
     # Hierarchical retrieval: documents are ranked by their fields and their best chunk, and a
     # document's score is added to its chunks', so sections of the right document win ties.
-    doc_weight: float = Field(0.5, ge=0, le=4, description="how much a chunk's document score adds to its own")
+    rerank_depth: int = Field(5, ge=0, le=50, description="hits reordered by their best sentence (0: off)")
+    rerank_sentence: float = Field(0.5, ge=0, le=10, description="weight of the best sentence's similarity")
+    rerank_overlap: float = Field(0.5, ge=0, le=10, description="weight of the best sentence's share of question words")
+    doc_weight: float = Field(0.25, ge=0, le=4, description="how much a chunk's document score adds to its own")
     key_term_boost: float = Field(2.0, ge=1, le=10, description="the question's rarest word names its topic: its "
                                   "match in a document's fields counts this many times")
     doc_expand: int = Field(3, ge=0, le=20, description="top documents whose best chunk joins the candidates")
@@ -40,7 +43,7 @@ class AnswerSettings(BaseModel):
     # evidence = dense_weight * best cosine + (1 - dense_weight) * share of question terms found;
     # below min_evidence the bot abstains. Calibrated on the eval questions (evals/calibration.md).
     dense_weight: float = Field(0.6, ge=0, le=1)
-    min_evidence: float = Field(0.4, ge=0, le=1)
+    min_evidence: float = Field(0.35, ge=0, le=1)
     unknown_name_evidence: float = Field(0.6, ge=0, le=1, description="a question naming something the knowledge "
                                          "base never mentions is answered only above this evidence (with a note)")
     llm_timeout: float = Field(30.0, gt=0)
