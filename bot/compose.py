@@ -24,6 +24,7 @@ from ingest.settings import AnswerSettings
 NEAR_DUPLICATE = 0.92
 TEMPLATE_MARGIN = 0.1
 MIN_POINT_WORDS = 4
+DIAGRAMS = frozenset({"mermaid", "plantuml", "dot", "graphviz"})
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,9 @@ class Composer:
         return self.corpus.metas[row]["section"].split(" > ")[-1].strip().lower() in skip
 
     def _is_template(self, row: int) -> bool:
-        return bool(self.corpus.metas[row]["kind"] == "template")
+        """Code a user can take away; a diagram's source is not a template."""
+        meta = self.corpus.metas[row]
+        return bool(meta["kind"] == "template" and meta["language"] not in DIAGRAMS)
 
     def _candidates(self, question: str, retrieval: Retrieval, shape: Shape, lead: int = -1) -> list[Point]:
         wanted = term_set(question)

@@ -5,7 +5,6 @@ The reported half never informs a setting, so the numbers in the baseline are he
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING
 
 from bot.chain import Bot
@@ -17,9 +16,13 @@ from evals.dataset import Case
 if TYPE_CHECKING:
     from evals.suite import CorpusEval
 
-BM25_WEIGHTS = (0.1, 0.3, 0.6, 1.0)
-DOC_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
-
+# One setting at a time around the current values: small enough to run in a minute per corpus.
+SWEEP: dict[str, tuple[float, ...]] = {
+    "bm25_weight": (0.1, 0.3, 0.6, 1.0),
+    "doc_weight": (0.0, 0.25, 0.5, 1.0),
+    "rerank_sentence": (0.0, 0.25, 0.5, 1.0),
+    "rerank_overlap": (0.0, 0.25, 0.5, 1.0),
+}
 
 def evidence_scores(bot: Bot, cases: list[Case]) -> tuple[list[float], list[float]]:
     """Fused evidence of answerable and of out-of-scope questions (those the guards already stop excluded)."""
@@ -67,24 +70,22 @@ def retrieval_hit_at_1(bot: Bot, retriever: HybridRetriever, cases: list[Case]) 
     return hits / max(1, len(cases))
 
 
-def weight_grid(bot: Bot, cases: list[Case]) -> str:
-    """Retrieval hit@1 on the calibration half for each BM25 and document weight."""
+def weight_sweep(bot: Bot, cases: list[Case]) -> str:
+    """Retrieval hit@1 on the calibration half as each retrieval weight varies, the others fixed."""
     answerable = [c for c in cases if c.kind != "out_of_scope"]
     base = bot.settings.retrieve
-    rows = ["bm25_weight doc_weight  hit@1"]
-    best = (-1.0, base.bm25_weight, base.doc_weight)
-    for bm25, doc in itertools.product(BM25_WEIGHTS, DOC_WEIGHTS):
-        settings = base.model_copy(update={"bm25_weight": bm25, "doc_weight": doc})
-        retriever = HybridRetriever(bot.store, bot.retriever.corpus, bot.embedder, settings)
-        score = retrieval_hit_at_1(bot, retriever, answerable)
-        rows.append(f"{bm25:11.2f} {doc:10.2f} {score:6.3f}")
-        best = max(best, (score, bm25, doc))
-    rows.append(f"best on this half: KB_RETRIEVE__BM25_WEIGHT={best[1]} KB_RETRIEVE__DOC_WEIGHT={best[2]} "
-                f"(hit@1 {best[0]:.3f}); current {base.bm25_weight} / {base.doc_weight}")
+    rows = [f"current: {', '.join(f'{k}={getattr(base, k)}' for k in SWEEP)}"]
+    for name, values in SWEEP.items():
+        scores = []
+        for value in values:
+            retriever = HybridRetriever(bot.store, bot.retriever.corpus, bot.embedder,
+                                        base.model_copy(update={name: value}))
+            scores.append(f"{value:g}: {retrieval_hit_at_1(bot, retriever, answerable):.3f}")
+        rows.append(f"KB_RETRIEVE__{name.upper():18} hit@1 " + "  ".join(scores))
     return "\n".join(rows)
 
 
 def suggest(evaluated: CorpusEval) -> str:
     cases = [c for c in evaluated.dataset.cases if split_of(c) == "calibrate"]
-    return "\n".join([weight_grid(evaluated.bot, cases), suggest_threshold(evaluated.bot, cases)])
+    return "\n".join([weight_sweep(evaluated.bot, cases), suggest_threshold(evaluated.bot, cases)])
 

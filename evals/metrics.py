@@ -103,13 +103,12 @@ def _same_code(lines: list[str], code: str) -> bool:
     if "\n".join(lines) == code:
         return True
     for indent in (4, 8, 12, 16):
-        if all(not line.strip() or line[:indent].isspace() for line in lines):
-            if "\n".join(line[indent:] for line in lines) == code:
-                return True
         tabs = indent // 4
-        if all(not line.strip() or line[:tabs] == "\t" * tabs for line in lines):
-            if "\n".join(line[tabs:] for line in lines) == code:
-                return True
+        spaced = all(not line.strip() or line[:indent].isspace() for line in lines)
+        tabbed = all(not line.strip() or line[:tabs] == "\t" * tabs for line in lines)
+        if (spaced and "\n".join(line[indent:] for line in lines) == code) or \
+                (tabbed and "\n".join(line[tabs:] for line in lines) == code):
+            return True
     return False
 
 

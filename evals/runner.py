@@ -149,8 +149,14 @@ class EvalRun(BaseModel):
             metrics[f"latency_{stage}_p95_ms"] = round(m.percentile(times, 95), 2)
         metrics["pass_rate"] = round(sum(r.passed for r in results) / max(1, len(results)), 4)
         if metrics.get("hit_rate@1"):
-            # The answer must carry what retrieval found: its first citation against retrieval's first hit.
+            # The answer must carry what retrieval found: its first citation against retrieval's first hit,
+            # over every answerable question, and over those the bot answered (abstention aside).
             metrics["answer_vs_retrieval@1"] = round(metrics.get("answer_hit@1", 0.0) / metrics["hit_rate@1"], 4)
+            answered = [q for q, v in per_query.get("false_abstain", {}).items() if not v]
+            retrieved = sum(per_query["hit_rate@1"].get(q, 0.0) for q in answered)
+            if retrieved:
+                found = sum(per_query["answer_hit@1"].get(q, 0.0) for q in answered)
+                metrics["answered_vs_retrieval@1"] = round(found / retrieved, 4)
         code = [r.values["template_hit"] for r in results if "template_hit" in r.values]
         if code:
             metrics["code_template_hit"] = round(statistics.fmean(code), 4)

@@ -29,10 +29,12 @@ SPLITS = ("report", "calibrate", "all")
 class CorpusEval:
     corpus: EvalCorpus
     dataset: Dataset
-    run: EvalRun
     bot: Bot
+    run: EvalRun | None = None
 
     def result(self, split: str = "report") -> EvalResult:
+        if self.run is None:
+            self.run = evaluate_all(self.bot, self.dataset, LABELS)
         ids = None if split == "all" else {c.id for c in self.dataset.cases if split_of(c) == split}
         return self.run.aggregate(self.dataset, ids)
 
@@ -61,8 +63,7 @@ def corpus_settings(settings: Settings, corpus: EvalCorpus) -> Settings:
 
 
 def evaluate_corpus(settings: Settings, corpus: EvalCorpus, embedder: Embedder) -> CorpusEval:
+    """The corpus's cached index brought up to date and a bot on it; the cases run on first `result`."""
     local = corpus_settings(settings, corpus)
     ingest(local, embedder)
-    bot = load_bot(local, embedder)
-    dataset = load_dataset(corpus.golden)
-    return CorpusEval(corpus, dataset, evaluate_all(bot, dataset, LABELS), bot)
+    return CorpusEval(corpus, load_dataset(corpus.golden), load_bot(local, embedder))

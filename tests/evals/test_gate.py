@@ -58,8 +58,10 @@ def test_eval_check_passes_against_the_baseline(name: str, bundled_embedder: obj
 
 @pytest.mark.parametrize("name", ["kb", "seeds", "powertools"])
 def test_the_answer_keeps_what_retrieval_found(name: str, bundled_embedder: object) -> None:
+    """When the bot answers, its first citation is as good as retrieval's first hit (abstentions are
+    gated separately, as false_abstain)."""
     metrics = _evaluated(name, bundled_embedder).result("report").metrics
-    assert metrics["answer_hit@1"] >= 0.95 * metrics["hit_rate@1"], metrics
+    assert metrics["answered_vs_retrieval@1"] >= 0.95, metrics
 
 
 def test_a_question_finds_its_topic_by_its_rarest_word(bundled_embedder: object) -> None:
