@@ -40,7 +40,11 @@ def save_baseline(results: dict[str, EvalResult | dict[str, object]], path: Path
 
 
 def load_baseline(path: Path) -> dict[str, dict[str, object]] | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    """Corpus name -> its stored entry. A baseline from before there were several corpora is kb's."""
+    if not path.exists():
+        return None
+    data: dict[str, dict[str, object]] = json.loads(path.read_text(encoding="utf-8"))
+    return {"kb": dict(data)} if "metrics" in data else data
 
 
 def _paired(base: dict[str, float], current: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
