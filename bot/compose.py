@@ -16,7 +16,7 @@ from bot.answer import Answer, Citation, Template
 from bot.corpus import Corpus
 from bot.persona import Persona
 from bot.retrieve import Hit, Retrieval
-from bot.shape import _LANGUAGE_HINTS, Shape, classify, describe_template, role_bonus, shape_bonus
+from bot.shape import _LANGUAGE_HINTS, Shape, classify, describe_template, label_for, role_bonus, shape_bonus
 from bot.tables import row_sentences
 from bot.text import term_set, words
 from ingest.settings import AnswerSettings
@@ -61,7 +61,9 @@ class Composer:
     def compose(self, question: str, retrieval: Retrieval) -> Answer:
         shape = classify(question)
         lead = self.lead(retrieval, shape)
-        chosen = [(p.text, p.hit) for p in self.choose_points(question, retrieval, shape, lead)]
+        # Within one source, points keep the source's order: steps stay in sequence.
+        points = sorted(self.choose_points(question, retrieval, shape, lead), key=lambda p: p.sentence)
+        chosen = [(p.text, p.hit) for p in points]
         return self.assemble(question, retrieval, chosen, lead=lead)
 
     def assemble(self, question: str, retrieval: Retrieval, chosen: list[tuple[str, Hit]],
@@ -76,13 +78,19 @@ class Composer:
         hits = {h.row: h for h in retrieval.hits}
         citations = [self._citation(numbers[row], hits[row]) for row in rows]
         ordered = sorted(enumerate(chosen), key=lambda item: (numbers[item[1][1].row], item[0]))
-        rendered_points = [f"{text} [{numbers[hit.row]}]" for _, (text, hit) in ordered]
+        rendered_points = [f"{self._labelled(shape, text, hit)} [{numbers[hit.row]}]" for _, (text, hit) in ordered]
         rendered_templates = [self._template(numbers[h.row], h.row) for h in templates]
         disclaimer = self.persona.disclaimer(question, *[text for text, _ in chosen],
                                              *[t.section + " " + t.code for t in rendered_templates])
         markdown = render_markdown(rendered_points, rendered_templates, citations, disclaimer)
         return Answer(question=question, answer=markdown, abstained=False, citations=citations,
                       templates=rendered_templates, disclaimer=disclaimer, points=rendered_points)
+
+    def _labelled(self, shape: Shape, text: str, hit: Hit) -> str:
+        if self.corpus.metas[hit.row]["kind"] != "prose":
+            return text
+        label = label_for(shape, str(self.corpus.metas[hit.row]["section"]))
+        return f"{label}: {text}" if label else text
 
     def lead(self, retrieval: Retrieval, shape: Shape) -> Hit | None:
         """The best evidence an answer can open with: the top hit, unless it has nothing quotable."""

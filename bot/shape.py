@@ -78,6 +78,24 @@ def role_bonus(shape: Shape, section: str) -> float:
     return 0.5 if any(w in part for part in parts[:-1] for w in words) else 0.0
 
 
+# Connecting words added by code in front of a quoted point, from the role of its section: the cause
+# and the fix of a problem, the sides of a choice. The quote itself is never changed.
+_LABELS: dict[Kind, tuple[tuple[str, str], ...]] = {
+    "troubleshoot": (("problem", "Cause"), ("failure mode", "Cause"), ("pitfall", "Cause"), ("solution", "Fix"),
+                     ("troubleshoot", "Fix")),
+    "compare": (("when not to use", "When not to use"), ("when to use", "When to use"), ("trade-off", "Trade-off"),
+                ("decision", "Rule of thumb")),
+    "how_to": (("step", "Step"),),
+    "cost": (("cost", "Cost"), ("pricing", "Cost")),
+}
+
+
+def label_for(shape: Shape, section: str) -> str:
+    """The label a point from this section gets for this kind of question, or ""."""
+    heading = section.split(" > ")[-1].strip().lower()
+    return next((label for key, label in _LABELS.get(shape.kind, ()) if key in heading), "")
+
+
 def shape_bonus(shape: Shape, sentence: str) -> float:
     """A cost or limits question is answered by figures."""
     return 1.0 if shape.kind == "cost" and _FIGURE.search(sentence) else 0.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bot.corpus import Corpus
-from bot.shape import classify, describe_template, leading_comment, role_bonus
+from bot.shape import classify, describe_template, label_for, leading_comment, role_bonus
 
 
 def test_question_shapes() -> None:
@@ -41,3 +41,12 @@ def test_leading_comment_skips_shebangs_and_directives() -> None:
     assert leading_comment("#!/usr/bin/env python\n# Sends the report\n# every night\nimport x") == \
         "Sends the report every night"
     assert leading_comment("import x\n# not leading") == ""
+
+
+def test_points_are_labelled_by_the_role_of_their_section() -> None:
+    troubleshoot = classify("Why does my consumer keep failing on the same message?")
+    assert label_for(troubleshoot, "DLQs > Problem") == "Cause"
+    assert label_for(troubleshoot, "DLQs > Solution") == "Fix"
+    compare = classify("Standard or FIFO queue: which should I choose?")
+    assert label_for(compare, "Queues > When not to use") == "When not to use"
+    assert label_for(compare, "Queues > Solution") == ""

@@ -84,3 +84,30 @@ def test_gate_flags_significant_drops_and_hard_gates_only() -> None:
     assert noisy == [], "a drop the randomization test cannot tell from noise passes"
     broken = check(_result([1.0] * 40, gate=0.0), baseline)
     assert [f.metric for f in broken] == ["citation_validity"]
+
+
+def test_template_fidelity_for_included_and_tab_indented_code(tmp_path: Path) -> None:
+    (tmp_path / "handler.py").write_text("def handler(event, context):\n\treturn 1\n")
+    answer = _answer(["x y z [1]"], "text", template="def handler(event, context):\n\treturn 1")
+    included = answer.citations[1].model_copy(update={"origin": "handler.py", "start_line": 1, "end_line": 2})
+    answer = answer.model_copy(update={"citations": [answer.citations[0], included]})
+    assert m.template_fidelity(answer, [tmp_path]), "an included file is compared at its own lines"
+    (tmp_path / "a.md").write_text('# A\n=== "yaml"\n    ```yaml\n    k: v\n    ```\n')
+    tabbed = _answer(["x y z [1]"], "text", template="k: v")
+    tabbed = tabbed.model_copy(update={"citations": [tabbed.citations[0], tabbed.citations[1].model_copy(
+        update={"start_line": 3, "end_line": 5})]})
+    assert m.template_fidelity(tabbed, [tmp_path]), "a tab's indentation is not part of the template"
+
+
+def test_template_hit_needs_the_right_language_from_an_expected_source() -> None:
+    case = Case(id="c", kind="in_scope", question="sam?", expected=[{"source": "b.md"}],  # type: ignore[list-item]
+                must_include=["x"], template_languages=["yaml"])
+    assert m.template_hit(_answer(["p [1]"], "x", template="k: v"), case) is False, "a.md is not expected"
+
+
+def test_a_single_corpus_baseline_is_read_as_kb(tmp_path: Path) -> None:
+    from evals.baseline import load_baseline
+
+    path = tmp_path / "baseline.json"
+    path.write_text('{"metrics": {"hit_rate@1": 0.5}, "per_query": {}, "tau": 0.5, "counts": {}}')
+    assert load_baseline(path) == {"kb": {"metrics": {"hit_rate@1": 0.5}, "per_query": {}, "tau": 0.5, "counts": {}}}
