@@ -134,7 +134,7 @@ class Bot:
                 verdict, answer = Verdict(False, "no quotable evidence"), None
             else:
                 answer = with_coverage_note(answer, coverage_gap(state["question"], answer, self.corpus,
-                                                                  verdict.unknown))
+                                                                  verdict.unknown, retrieval))
         if answer is None:
             answer = abstention(state["question"], self.persona, verdict)
         done = time.perf_counter()

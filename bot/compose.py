@@ -61,8 +61,9 @@ class Composer:
     def compose(self, question: str, retrieval: Retrieval) -> Answer:
         shape = classify(question)
         lead = self.lead(retrieval, shape)
-        # Within one source, points keep the source's order: steps stay in sequence.
-        points = sorted(self.choose_points(question, retrieval, shape, lead), key=lambda p: p.sentence)
+        # The lead point opens the answer; after it, points keep their source's order (steps in sequence).
+        points = self.choose_points(question, retrieval, shape, lead)
+        points = points[:1] + sorted(points[1:], key=lambda p: p.sentence)
         chosen = [(p.text, p.hit) for p in points]
         return self.assemble(question, retrieval, chosen, lead=lead)
 

@@ -51,6 +51,7 @@ class Corpus:
     doc_sources: list[str] = field(default_factory=list)  # document number -> source
     doc_rows: list[list[int]] = field(default_factory=list)  # document number -> its chunk rows
     idf: dict[str, float] = field(default_factory=dict)  # term -> rarity among chunks
+    topic_terms: set[str] = field(default_factory=set)  # words of titles and tags: what documents are about
 
     def __post_init__(self) -> None:
         self.row = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
@@ -80,7 +81,8 @@ class Corpus:
         size = len(self.term_sets)
         # Rarity among chunks: the key concept of a question is its rarest known word.
         self.idf = {t: math.log(1 + (size - n + 0.5) / (n + 0.5)) for t, n in counts.items()}
-
+        self.topic_terms = set().union(*(terms(f"{m['title']} {' '.join(m.get('doc_tags') or [])}")
+                                         for m in self.metas)) if self.metas else set()
     def key_terms(self, terms_: set[str], count: int = 1) -> list[str]:
         """The rarest of these terms that the corpus knows, rarest first."""
         known = sorted((t for t in terms_ if t in self.idf), key=lambda t: (-self.idf[t], t))

@@ -9,6 +9,7 @@ from bot.answer import Answer
 from bot.corpus import Corpus
 from bot.retrieve import Retrieval
 from bot.text import STOPWORDS, stem, term_set, terms, words
+from ingest.records import PROVIDERS
 from ingest.settings import AnswerSettings
 
 _INJECTION = re.compile(
@@ -98,14 +99,23 @@ def evidence(question: str, retrieval: Retrieval, corpus: Corpus, settings: Answ
     return weight * dense + (1 - weight) * coverage(question, retrieval, corpus)
 
 
-def coverage_gap(question: str, answer: Answer, corpus: Corpus, unknown: tuple[str, ...]) -> str:
+def coverage_gap(question: str, answer: Answer, corpus: Corpus, unknown: tuple[str, ...],
+                 retrieval: Retrieval | None = None) -> str:
     """What the answer cannot cover, said plainly: names the knowledge base never mentions, or the
-    question's key concept (one of its two rarest known words) when no cited source mentions it."""
+    question's key concept when neither a cited source nor any retrieved chunk mentions it. The key
+    concept is one of the question's two rarest topic words (words the corpus uses in document titles
+    or tags), or a provider it names: rare everyday words ("flaky", "soon") say nothing about coverage."""
     if unknown:
         return (f"The knowledge base does not mention {', '.join(unknown)}; "
                 "these points are the closest material it has.")
-    cited = set().union(*(term_set(f"{c.title} {c.section} {c.text}") for c in answer.citations))
-    missing = [t for t in corpus.key_terms(term_set(question), KEY_TERMS) if t not in cited]
+    found = set().union(*(term_set(f"{c.title} {c.section} {c.text}") for c in answer.citations))
+    for hit in retrieval.hits if retrieval else []:
+        found |= corpus.term_sets[hit.row]
+    asked = term_set(question)
+    topical = {t for t in asked if t in corpus.topic_terms and t.isalpha() and len(t) > 3}
+    missing = [t for t in corpus.key_terms(topical, KEY_TERMS) if t not in found]
+    named = set(words(question))
+    missing += [p for p in PROVIDERS if p in named and stem(p) not in found]
     if not missing:
         return ""
     word = next((w for w in words(question) if stem(w) == missing[0]), missing[0])
