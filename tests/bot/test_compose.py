@@ -43,13 +43,13 @@ def corpora(draw: Any) -> tuple[Corpus, Retrieval, str]:
     ids, texts, metas = [], [], []
     for i, text in enumerate(prose):
         ids.append(f"p{i}")
-        texts.append(text)
+        texts.append(f"{text} Row p{i}.")  # unique texts, so a citation names its chunk
         metas.append({"kind": "prose", "source": f"s{i % 3}.md", "title": f"T{i % 3}", "section": f"T{i % 3} > S{i}",
                       "anchor": f"s{i}", "start_line": i + 1, "end_line": i + 2, "language": "", "parent_id": ""})
     for j, code in enumerate(draw(st.lists(code_text, max_size=3))):
         parent = draw(st.integers(0, len(prose) - 1))
         ids.append(f"t{j}")
-        texts.append(code)
+        texts.append(f"{code}\n# t{j}")
         metas.append({**metas[parent], "kind": "template", "language": "yaml", "parent_id": f"p{parent}"})
     sentences = [Sentence(row, a, b, texts[row][a:b]) for row in range(len(prose))
                  for a, b in sentence_spans(texts[row])]
