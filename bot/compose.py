@@ -38,6 +38,7 @@ class Point:
 
 def tidy(text: str) -> str:
     """Light cleanup of a quoted sentence or bullet; never changes its meaning."""
+    text = re.sub(r"^\s*(>\s*)+", "", text)  # a quoted line reads as the line itself
     text = re.sub(r"^\s*([-*+]|\d+[.)])\s+", "", text)
     text = re.sub(r"\s*\n\s*", " ", text)
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)

@@ -113,6 +113,7 @@ def test_tidy_removes_markup_and_dangling_colons() -> None:
     assert tidy("- **Retry budget**: keep it small:") == "Retry budget: keep it small."
     assert tidy("1. use *full* jitter [3] and [docs](http://x.example/y)") == "Use full jitter and docs."
     assert tidy("  `aws lambda` works  ") == "`aws lambda` works."
+    assert tidy("> Read more about batch failure reporting") == "Read more about batch failure reporting."
 
 
 def test_fence_is_longer_than_backticks_inside() -> None:
