@@ -12,6 +12,8 @@ def test_question_shapes() -> None:
     assert classify("Standard or Express workflows for a 2-minute job: which should I pick?").kind == "compare"
     assert classify("Why does my Lambda keep timing out when calling DynamoDB?").kind == "troubleshoot"
     assert classify("How much does an HTTP API cost per million requests?").kind == "cost"
+    assert classify("What's the maximum timeout I can set on a Lambda function?").kind == "cost", "a limit, not a bug"
+    assert classify("Our API is slow and times out under load").kind == "troubleshoot"
     assert classify("How do I add a DLQ to my queue?").kind == "how_to"
     assert classify("give me a SAM template for an SQS consumer").code
     assert classify("write a handler that validates the body").kind == "code"
