@@ -133,8 +133,9 @@ class Bot:
             if not answer.points:
                 verdict, answer = Verdict(False, "no quotable evidence"), None
             else:
-                answer = with_coverage_note(answer, coverage_gap(state["question"], answer, self.corpus,
-                                                                  verdict.unknown, retrieval))
+                rows = [h.row for h in retrieval.hits]
+                answer = with_coverage_note(answer, coverage_gap(state["question"], rows, self.corpus,
+                                                                  verdict.unknown))
         if answer is None:
             answer = abstention(state["question"], self.persona, verdict)
         done = time.perf_counter()

@@ -16,7 +16,7 @@ from bot.answer import Answer, Citation, Template
 from bot.corpus import Corpus
 from bot.persona import Persona
 from bot.retrieve import Hit, Retrieval
-from bot.shape import _LANGUAGE_HINTS, Shape, classify, describe_template, label_for, role_bonus, shape_bonus
+from bot.shape import LANGUAGE_HINTS, Shape, classify, describe_template, label_for, role_bonus, shape_bonus
 from bot.tables import row_sentences
 from bot.text import term_set, words
 from ingest.settings import AnswerSettings
@@ -33,7 +33,7 @@ class Point:
     hit: Hit
     score: float
     text: str
-    vector: np.ndarray | None = None  # for redundancy: the sentence's vector, or its chunk's
+    vector: np.ndarray  # for redundancy: the sentence's vector, or its chunk's
 
 
 def tidy(text: str) -> str:
@@ -58,6 +58,7 @@ class Composer:
         self.corpus = corpus
         self.persona = persona
         self.settings = settings
+        self._skip = {name.lower() for name in settings.skip_sections}
 
     def compose(self, question: str, retrieval: Retrieval) -> Answer:
         shape = classify(question)
@@ -66,12 +67,12 @@ class Composer:
         points = self.choose_points(question, retrieval, shape, lead)
         points = points[:1] + sorted(points[1:], key=lambda p: p.sentence)
         chosen = [(p.text, p.hit) for p in points]
-        return self.assemble(question, retrieval, chosen, lead=lead)
+        return self.assemble(question, retrieval, chosen, lead=lead, shape=shape)
 
     def assemble(self, question: str, retrieval: Retrieval, chosen: list[tuple[str, Hit]],
-                 lead: Hit | None = None) -> Answer:
+                 lead: Hit | None = None, shape: Shape | None = None) -> Answer:
         """Number citations in evidence order, attach templates verbatim and the disclaimer."""
-        shape = classify(question)
+        shape = shape or classify(question)
         cited = {hit.row for _, hit in chosen}
         templates = self.choose_templates(question, retrieval, cited, shape, lead)
         position = evidence_positions(retrieval)
@@ -110,14 +111,14 @@ class Composer:
         picked: list[int] = []
         points: list[Point] = []
         if lead is not None and self._is_template(lead.row):
-            points.append(Point(-1, lead, 1.0, describe_template(self.corpus, lead.row)))
+            points.append(Point(-1, lead, 1.0, describe_template(self.corpus, lead.row), self.corpus.vectors[lead.row]))
         elif lead is not None:
             own = [i for i, c in enumerate(candidates) if c.hit.row == lead.row]
             if own:
                 picked.append(max(own, key=lambda i: candidates[i].score))
         if not candidates:
             return points
-        vectors = np.stack([c.vector for c in candidates if c.vector is not None])
+        vectors = np.stack([c.vector for c in candidates])
         best = max(c.score for c in candidates)
         per_chunk: dict[int, int] = {}
         for i in picked:
@@ -144,8 +145,7 @@ class Composer:
         return len(tidy(self.corpus.sentences[sentence].text).split()) >= MIN_POINT_WORDS
 
     def _skipped(self, row: int) -> bool:
-        skip = {name.lower() for name in self.settings.skip_sections}
-        return self.corpus.metas[row]["section"].split(" > ")[-1].strip().lower() in skip
+        return self.corpus.metas[row]["section"].split(" > ")[-1].strip().lower() in self._skip
 
     def _is_template(self, row: int) -> bool:
         """Code a user can take away; a diagram's source is not a template."""
@@ -155,7 +155,6 @@ class Composer:
     def _candidates(self, question: str, retrieval: Retrieval, shape: Shape, lead: int = -1) -> list[Point]:
         wanted = term_set(question)
         top = max((h.score for h in retrieval.hits), default=1.0) or 1.0
-        weights = self.settings
         points: list[Point] = []
         seen: set[str] = set()
         for hit in retrieval.hits:
@@ -174,9 +173,7 @@ class Composer:
                 seen.add(key)
                 similarity = float(self.corpus.sentence_vectors[row] @ retrieval.vector)
                 overlap = len(wanted & self.corpus.sentence_terms[row]) / len(wanted) if wanted else 0.0
-                score = (weights.sentence_similarity * similarity + weights.sentence_overlap * overlap
-                         + weights.sentence_rank * (hit.score / top) + weights.role_bonus * role
-                         + weights.role_bonus * shape_bonus(shape, text))
+                score = self._score(similarity, overlap, hit.score / top, role, shape, text)
                 points.append(Point(row, hit, score, text, self.corpus.sentence_vectors[row]))
         return points
 
@@ -184,7 +181,6 @@ class Composer:
                     retrieval: Retrieval, lead: bool) -> list[Point]:
         """Rows that share words with the question (any row of the leading table), read out with
         their headers; all rows score the table's similarity, so the words decide between rows."""
-        weights = self.settings
         heading = str(self.corpus.metas[hit.row]["section"]).split(" > ")[-1]
         similarity = float(self.corpus.vectors[hit.row] @ retrieval.vector)
         points = []
@@ -194,11 +190,16 @@ class Composer:
             if key in seen or (overlap == 0 and not lead):
                 continue
             seen.add(key)
-            score = (weights.sentence_similarity * similarity + weights.sentence_overlap * overlap
-                     + weights.sentence_rank * (hit.score / top) + weights.role_bonus * role
-                     + weights.role_bonus * shape_bonus(shape, text))
+            score = self._score(similarity, overlap, hit.score / top, role, shape, text)
             points.append(Point(-1, hit, score, text, self.corpus.vectors[hit.row]))
         return points
+
+    def _score(self, similarity: float, overlap: float, rank: float, role: float, shape: Shape, text: str) -> float:
+        """A point's worth: meaning, wording, its chunk's place in the evidence, and its role."""
+        weights = self.settings
+        return (weights.sentence_similarity * similarity + weights.sentence_overlap * overlap
+                + weights.sentence_rank * rank + weights.role_bonus * role
+                + weights.role_bonus * shape_bonus(shape, text))
 
     def _next(self, candidates: list[Point], vectors: np.ndarray, picked: list[int],
               per_chunk: dict[int, int], mmr_lambda: float) -> tuple[int | None, float]:
@@ -225,7 +226,7 @@ class Composer:
         templates = [h for h in retrieval.hits if self._is_template(h.row) and h not in chosen]
         if not wants:
             templates = [h for h in templates if self._parent_row(h.row) in cited_rows]
-        hinted = {lang for lang, pattern in _LANGUAGE_HINTS.items() if re.search(pattern, question, re.I)}
+        hinted = {lang for lang, pattern in LANGUAGE_HINTS.items() if re.search(pattern, question, re.I)}
 
         def rank(hit: Hit) -> float:
             language = self.corpus.metas[hit.row]["language"]

@@ -18,7 +18,7 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from bot.text import TERMS_VERSION, terms
+from bot.text import TERMS_VERSION, rarest, terms
 from ingest.embed import Vectors
 from ingest.index import IndexStore
 from ingest.sentences import decode_sentences
@@ -48,9 +48,9 @@ class Corpus:
     term_sets: list[set[str]] = field(default_factory=list)  # stemmed content words of each chunk
     sentence_terms: list[set[str]] = field(default_factory=list)  # ... and of each answer sentence
     doc_of: list[int] = field(default_factory=list)  # chunk row -> document number
-    doc_sources: list[str] = field(default_factory=list)  # document number -> source
     doc_rows: list[list[int]] = field(default_factory=list)  # document number -> its chunk rows
     idf: dict[str, float] = field(default_factory=dict)  # term -> rarity among chunks
+    doc_fields: list[dict[str, str]] = field(default_factory=list)  # document number -> its searchable fields
     topic_terms: set[str] = field(default_factory=set)  # words of titles and tags: what documents are about
 
     def __post_init__(self) -> None:
@@ -67,26 +67,37 @@ class Corpus:
         self.by_chunk = dict(by_chunk)
         self.term_sets = [set(terms(self.search_text(i))) for i in range(len(self.ids))]
         self.sentence_terms = [set(terms(s.text)) for s in self.sentences]
-        number: dict[str, int] = {}
+        number: dict[str, int] = {}  # source -> document number
         for i, meta in enumerate(self.metas):
             doc = number.setdefault(str(meta["source"]), len(number))
             if doc == len(self.doc_rows):
                 self.doc_rows.append([])
             self.doc_rows[doc].append(i)
             self.doc_of.append(doc)
-        self.doc_sources = list(number)
         counts: Counter[str] = Counter()
         for found in self.term_sets:
             counts.update(found)
         size = len(self.term_sets)
         # Rarity among chunks: the key concept of a question is its rarest known word.
         self.idf = {t: math.log(1 + (size - n + 0.5) / (n + 0.5)) for t, n in counts.items()}
-        self.topic_terms = set().union(*(terms(f"{m['title']} {' '.join(m.get('doc_tags') or [])}")
-                                         for m in self.metas)) if self.metas else set()
+        self.doc_fields = [self._document_fields(rows) for rows in self.doc_rows]
+        self.topic_terms = set().union(*(terms(f"{f['title']} {f['tags']}") for f in self.doc_fields))
+
     def key_terms(self, terms_: set[str], count: int = 1) -> list[str]:
         """The rarest of these terms that the corpus knows, rarest first."""
-        known = sorted((t for t in terms_ if t in self.idf), key=lambda t: (-self.idf[t], t))
-        return known[:count]
+        return rarest(terms_, self.idf, count)
+
+    @property
+    def doc_sources(self) -> list[str]:
+        """Document number -> source."""
+        return [str(self.metas[rows[0]]["source"]) for rows in self.doc_rows]
+
+    def _document_fields(self, rows: list[int]) -> dict[str, str]:
+        """The fields a document is searched by: title, summary, tags and heading words."""
+        first = self.metas[rows[0]]
+        headings = dict.fromkeys(part for r in rows for part in str(self.metas[r]["section"]).split(" > ")[1:])
+        return {"title": str(first["title"]), "summary": str(first.get("doc_summary") or ""),
+                "tags": " ".join(str(t) for t in (first.get("doc_tags") or [])), "headings": " ".join(headings)}
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from bot.text import rarest
+
 K1 = 1.2
 B = 0.75
 
@@ -49,5 +51,4 @@ class FieldIndex:
 
     def key_term(self, query: Sequence[str]) -> str | None:
         """The question's rarest known word: what it is about, more than its context words."""
-        known = [t for t in set(query) if t in self.idf]
-        return max(known, key=lambda t: (self.idf[t], t)) if known else None
+        return next(iter(rarest(query, self.idf)), None)

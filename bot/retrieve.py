@@ -88,8 +88,7 @@ class HybridRetriever:
         self.settings = settings
         weights = {"title": settings.title_weight, "tags": settings.tags_weight, "summary": settings.summary_weight,
                    "headings": settings.headings_weight}
-        fields = [{name: terms(text) for name, text in document_fields(corpus, rows).items()}
-                  for rows in corpus.doc_rows]
+        fields = [{name: terms(text) for name, text in doc.items()} for doc in corpus.doc_fields]
         self.documents = FieldIndex(fields, weights, corpus.idf)
 
     def embed_query(self, query: str) -> Vectors:
@@ -127,16 +126,16 @@ class HybridRetriever:
         n = self.settings.candidates
         dense = self.dense(vector, n, filters) if mode != "bm25" else []
         lexical = self.lexical(query, n, filters) if mode != "dense" else []
-        documents = self._document_ranking(query, filters) if mode == "hybrid" else []
+        wanted = terms(query)
+        documents = self._document_ranking(wanted, filters) if mode == "hybrid" else []
         fused = self._fuse(dense, lexical, vector, documents, filters)
         if mode == "hybrid" and self.settings.rerank_depth > 1:
-            fused = self._rerank(fused, query, vector)
+            fused = self._rerank(fused, set(wanted), vector)
         return Retrieval(query, vector, self._with_companions(self._diversify(fused, k), filters))
 
-    def _document_ranking(self, query: str, filters: Filters) -> list[tuple[int, float]]:
+    def _document_ranking(self, wanted: list[str], filters: Filters) -> list[tuple[int, float]]:
         """Documents ranked by their fields (title, tags, summary, headings), best first, with their
         score as a share of the best one's."""
-        wanted = terms(query)
         key = self.documents.key_term(wanted)
         scores = self.documents.scores(wanted, {key: self.settings.key_term_boost} if key else None)
         order = [int(d) for d in np.argsort(-scores) if scores[d] > 0]
@@ -154,7 +153,7 @@ class HybridRetriever:
                 extra.append(max(rows, key=lambda r: float(self.corpus.vectors[r] @ vector)))
         return extra
 
-    def _rerank(self, hits: list[Hit], query: str, vector: Vectors) -> list[Hit]:
+    def _rerank(self, hits: list[Hit], wanted: set[str], vector: Vectors) -> list[Hit]:
         """Reorder the first few hits by their best single answer unit: a chunk whose one sentence
         answers the question beats a chunk that is broadly about it. Templates and tables, which have
         no sentences, use their whole vector. (Adding the document's field score here was tried and
@@ -163,7 +162,6 @@ class HybridRetriever:
         head, tail = hits[:depth], hits[depth:]
         if not head:
             return hits
-        wanted = set(terms(query))
         top = max(h.score for h in head) or 1.0
         corpus = self.corpus
 
@@ -182,14 +180,14 @@ class HybridRetriever:
         return [replace(h, rank=rank) for rank, h in enumerate(ordered)]
 
     def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], vector: Vectors,
-              documents: list[tuple[int, float]], filters: Filters | None = None) -> list[Hit]:
+              documents: list[tuple[int, float]], filters: Filters) -> list[Hit]:
         rrf: dict[int, float] = {}
         rrf_k = self.settings.rrf_k
         for ranking, weight in ((dense, 1.0), (lexical, self.settings.bm25_weight)):
             for rank, (row, _) in enumerate(ranking):
                 rrf[row] = rrf.get(row, 0.0) + weight / (rrf_k + rank + 1)
         if documents and self.settings.doc_weight > 0:
-            extra = self._expand(documents, set(rrf), vector, filters or Filters())
+            extra = self._expand(documents, set(rrf), vector, filters)
             for row in extra:
                 rrf[row] = 0.0
             # A document's score: its field score (a share of the best document's, on the scale of a
@@ -247,14 +245,6 @@ class HybridRetriever:
                     out.append(replace(hit, row=row, score=hit.score * 0.9, dense=min(hit.dense, cos),
                                        companion=True))
         return out
-
-
-def document_fields(corpus: Corpus, rows: list[int]) -> dict[str, str]:
-    """The fields a document is searched by: title, summary, tags and heading words."""
-    first = corpus.metas[rows[0]]
-    headings = dict.fromkeys(part for r in rows for part in str(corpus.metas[r]["section"]).split(" > ")[1:])
-    return {"title": str(first["title"]), "summary": str(first.get("doc_summary") or ""),
-            "tags": " ".join(str(t) for t in (first.get("doc_tags") or [])), "headings": " ".join(headings)}
 
 
 class KBRetriever(BaseRetriever):

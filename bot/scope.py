@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.answer import Answer
@@ -99,18 +100,15 @@ def evidence(question: str, retrieval: Retrieval, corpus: Corpus, settings: Answ
     return weight * dense + (1 - weight) * coverage(question, retrieval, corpus)
 
 
-def coverage_gap(question: str, answer: Answer, corpus: Corpus, unknown: tuple[str, ...],
-                 retrieval: Retrieval | None = None) -> str:
+def coverage_gap(question: str, evidence_rows: Sequence[int], corpus: Corpus, unknown: tuple[str, ...]) -> str:
     """What the answer cannot cover, said plainly: names the knowledge base never mentions, or the
-    question's key concept when neither a cited source nor any retrieved chunk mentions it. The key
+    question's key concept when no retrieved chunk (cited ones included) mentions it. The key
     concept is one of the question's two rarest topic words (words the corpus uses in document titles
     or tags), or a provider it names: rare everyday words ("flaky", "soon") say nothing about coverage."""
     if unknown:
         return (f"The knowledge base does not mention {', '.join(unknown)}; "
                 "these points are the closest material it has.")
-    found = set().union(*(term_set(f"{c.title} {c.section} {c.text}") for c in answer.citations))
-    for hit in retrieval.hits if retrieval else []:
-        found |= corpus.term_sets[hit.row]
+    found = set().union(*(corpus.term_sets[row] for row in evidence_rows))
     asked = term_set(question)
     topical = {t for t in asked if t in corpus.topic_terms and t.isalpha() and len(t) > 3}
     missing = [t for t in corpus.key_terms(topical, KEY_TERMS) if t not in found]

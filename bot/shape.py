@@ -49,7 +49,7 @@ _ROLE_WORDS: dict[Kind, tuple[str, ...]] = {
 }
 _FIGURE = re.compile(r"\$\s?\d|\d[\d,.]*\s?(%|ms|s\b|seconds?|minutes?|hours?|days?|mb|gb|kb|tb|requests?|"
                      r"million|per|x\b)|\b\d{2,}\b", re.I)
-_LANGUAGE_HINTS = {
+LANGUAGE_HINTS = {
     "hcl": r"terraform|\bhcl\b|\btf\b", "yaml": r"\bsam\b|cloudformation|yaml|yml|serverless\.yml|github actions",
     "python": r"python|boto3|pytest|decorator", "typescript": r"typescript|\bts\b|\bcdk\b|node",
     "javascript": r"javascript|\bjs\b|node|k6|worker", "json": r"\basl\b|state machine|json|iam polic",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Mapping
 
 import Stemmer
 
@@ -191,6 +192,13 @@ def stem(word: str) -> str:
     if not word.isalpha() or len(word) <= 3:  # acronyms: "aws" is not the plural of "aw"
         return word
     return str(_STEMMER.stemWord(word))
+
+
+def rarest(candidates: Iterable[str], idf: Mapping[str, float], count: int = 1) -> list[str]:
+    """The rarest of these terms that `idf` knows, rarest first: what a question is about, more than
+    its context words."""
+    known = sorted({t for t in candidates if t in idf}, key=lambda t: (idf[t], t), reverse=True)
+    return known[:count]
 
 
 def words(text: str) -> list[str]:

@@ -12,6 +12,7 @@ from bot.retrieve import HybridRetriever
 from bot.scope import evidence, is_gibberish, is_injection
 from evals.corpora import split_of
 from evals.dataset import Case
+from evals.runner import first_relevant, ranked
 
 if TYPE_CHECKING:
     from evals.suite import CorpusEval
@@ -59,14 +60,8 @@ def suggest_threshold(bot: Bot, cases: list[Case]) -> str:
 
 
 def retrieval_hit_at_1(bot: Bot, retriever: HybridRetriever, cases: list[Case]) -> float:
-    assert bot.corpus is not None
-    hits = 0
-    for case in cases:
-        _, query = bot.query(case.question, case.history)
-        top = next((h for h in retriever.search(query).hits if not h.companion), None)
-        if top is not None:
-            meta = bot.corpus.metas[top.row]
-            hits += any(e.matches(meta["source"], meta["section"], meta.get("origin", "")) for e in case.expected)
+    hits = sum(first_relevant(case, ranked(retriever, bot.query(case.question, case.history)[1])) == 1
+               for case in cases)
     return hits / max(1, len(cases))
 
 

@@ -13,6 +13,7 @@ from ranx import Qrels, Run, evaluate
 from bot.answer import Answer
 from bot.text import term_set
 from evals.dataset import Case
+from ingest.mkdocs import strip_columns
 
 RETRIEVAL_METRICS = ("hit_rate@1", "hit_rate@5", "recall@5", "mrr@10", "ndcg@10")
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -98,16 +99,13 @@ def template_fidelity(answer: Answer, roots: Sequence[Path]) -> bool:
 
 
 def _same_code(lines: list[str], code: str) -> bool:
-    """Byte-identical, or identical once the indentation of an enclosing mkdocs tab or admonition
-    (a multiple of four columns, the same on every line) is removed."""
+    """Byte-identical, or identical once the indentation of enclosing mkdocs tabs or admonitions is
+    removed the way ingestion removes it (four columns a level, the same on every line)."""
     if "\n".join(lines) == code:
         return True
-    for indent in (4, 8, 12, 16):
-        tabs = indent // 4
-        spaced = all(not line.strip() or line[:indent].isspace() for line in lines)
-        tabbed = all(not line.strip() or line[:tabs] == "\t" * tabs for line in lines)
-        if (spaced and "\n".join(line[indent:] for line in lines) == code) or \
-                (tabbed and "\n".join(line[tabs:] for line in lines) == code):
+    for columns in (4, 8, 12, 16):
+        indented = all(not line.strip() or line.expandtabs(4)[:columns].isspace() for line in lines)
+        if indented and "\n".join(strip_columns(line, columns) for line in lines) == code:
             return True
     return False
 

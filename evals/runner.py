@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from bot.chain import Bot
-from bot.retrieve import Mode
+from bot.retrieve import HybridRetriever, Mode
 from evals import metrics as m
 from evals.dataset import Case, Dataset
 from ingest.embed import Vectors
@@ -66,14 +66,16 @@ def calibrate_tau(labels_path: Path, embed: m.Embed) -> float:
     return round(best_tau, 4)
 
 
-def _ranked(bot: Bot, query: str, mode: Mode, vector: Vectors) -> list[m.RankedChunk]:
-    hits = [h for h in bot.retriever.search(query, EVAL_K, mode=mode, vector=vector).hits if not h.companion]
-    metas = bot.corpus.metas if bot.corpus else []
+def ranked(retriever: HybridRetriever, query: str, mode: Mode = "hybrid",
+           vector: Vectors | None = None) -> list[m.RankedChunk]:
+    """The chunks a retriever ranks for a query (companions left out), as the metrics see them."""
+    hits = [h for h in retriever.search(query, EVAL_K, mode=mode, vector=vector).hits if not h.companion]
+    metas = retriever.corpus.metas
     return [m.RankedChunk(metas[h.row]["source"], metas[h.row]["section"], h.score, metas[h.row].get("origin", ""))
             for h in hits]
 
 
-def _first_relevant(case: Case, ranked: Sequence[m.RankedChunk]) -> int | None:
+def first_relevant(case: Case, ranked: Sequence[m.RankedChunk]) -> int | None:
     return next((i + 1 for i, c in enumerate(ranked)
                  if any(e.matches(c.source, c.section, c.origin) for e in case.expected)), None)
 
@@ -95,13 +97,13 @@ def evaluate_case(bot: Bot, case: Case, tau: float, general: str) -> tuple[CaseR
     _, query = bot.query(case.question, case.history)
     vector = bot.retriever.embed_query(query)  # once for the three retrieval modes
     for mode in MODES:
-        ranked = _ranked(bot, query, mode, vector)
-        runs[mode] = m.run_for(case, ranked)
+        chunks = ranked(bot.retriever, query, mode, vector)
+        runs[mode] = m.run_for(case, chunks)
         if mode == "hybrid":
-            result.first_relevant_rank = _first_relevant(case, ranked)
+            result.first_relevant_rank = first_relevant(case, chunks)
     values["false_abstain"] = float(answer.abstained)
     cited = [m.RankedChunk(c.source, c.section, c.score, c.origin) for c in answer.citations]
-    answer_rank = _first_relevant(case, cited)
+    answer_rank = first_relevant(case, cited)
     values["answer_hit@1"] = float(answer_rank == 1)
     values["answer_hit@5"] = float(answer_rank is not None and answer_rank <= 5)
     embed = bot.embedder.embed

@@ -155,7 +155,7 @@ class Chunker:
                     language = language_of(block.info, block.text)
                     chunks.append(self._make(doc, section, "template", [_unit(block)], language, parent,
                                              doc_providers, len(chunks)))
-        return self._number(chunks)
+        return self._number(chunks, _document_fields(doc))
 
     def _included(self, doc: Document, section: Section, block: Block, parent: str,
                   doc_providers: tuple[str, ...], position: int) -> Iterator[Chunk]:
@@ -200,12 +200,13 @@ class Chunker:
             doc_kind=doc.kind, section=path, anchor=slug(section.heading or doc.title),
             start_line=min(u.start_line for u in units), end_line=max(u.end_line for u in units),
             kind=kind, language=language, providers=providers_in(f"{path}\n{text}") or doc_providers,
-            content_hash=content_hash[:16], parent_id=parent, **_document_fields(doc),
+            content_hash=content_hash[:16], parent_id=parent,
         )
 
     @staticmethod
-    def _number(chunks: list[Chunk]) -> list[Chunk]:
-        """Stable ids from source, section and content; parents re-pointed to the final ids."""
+    def _number(chunks: list[Chunk], doc_fields: dict[str, object]) -> list[Chunk]:
+        """Stable ids from source, section and content; parents re-pointed to the final ids; the
+        document's own fields (summary, tags) set once for all its chunks."""
         seen: dict[str, int] = {}
         renamed: dict[str, str] = {}
         final: list[Chunk] = []
@@ -214,7 +215,7 @@ class Chunker:
             seen[base] = seen.get(base, -1) + 1
             chunk_id = _hash(f"{base}\x00{seen[base]}")[:24]
             renamed[chunk.id] = chunk_id
-            final.append(chunk.model_copy(update={"id": chunk_id, "ordinal": ordinal}))
+            final.append(chunk.model_copy(update={"id": chunk_id, "ordinal": ordinal, **doc_fields}))
         return [c.model_copy(update={"parent_id": renamed.get(c.parent_id, "")}) for c in final]
 
 

@@ -61,7 +61,7 @@ def normalize(text: str) -> str:
         indent = len(line) - len(line.lstrip(" "))
         while stack and indent < stack[-1]:
             stack.pop()
-        body = _strip_columns(raw, stack[-1]) if stack else raw
+        body = strip_columns(raw, stack[-1]) if stack else raw
         if fence:
             if body.strip().startswith(fence) and not body.strip().strip(fence[0]):
                 fence = ""
@@ -82,8 +82,9 @@ def normalize(text: str) -> str:
     return "\n".join(out)
 
 
-def _strip_columns(line: str, columns: int) -> str:
-    """The line without its first `columns` columns of indentation; tabs inside code stay tabs."""
+def strip_columns(line: str, columns: int) -> str:
+    """The line without its first `columns` columns of indentation (a tab reaching the next multiple
+    of four); tabs inside code stay tabs."""
     column = 0
     for i, char in enumerate(line):
         if column >= columns or char not in " \t":

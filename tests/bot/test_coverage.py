@@ -14,6 +14,11 @@ def _with_bm25(tmp_path: Path) -> None:
     CORPUS.bm25 = _bm25(CORPUS, tmp_path)
 
 
+def _rows(*sections: str) -> list[int]:
+    """The evidence rows of these sections."""
+    return [next(i for i, m in enumerate(CORPUS.metas) if m["section"] == s) for s in sections]
+
+
 def _answer(*sections: str) -> Answer:
     rows = [CORPUS.metas.index(next(m for m in CORPUS.metas if m["section"] == s)) for s in sections]
     citations = [Citation(n=i + 1, source=CORPUS.metas[r]["source"], title=CORPUS.metas[r]["title"],
@@ -32,14 +37,14 @@ def test_names_the_corpus_never_mentions(tmp_path: Path) -> None:
 
 def test_a_key_concept_missing_from_the_cited_sources_is_said(tmp_path: Path) -> None:
     _with_bm25(tmp_path)
-    gap = coverage_gap("Which Lambda settings matter for queues?", _answer("Queues > Overview"), CORPUS, ())
+    gap = coverage_gap("Which Lambda settings matter for queues?", _rows("Queues > Overview"), CORPUS, ())
     assert 'do not mention "lambda"' in gap, "a topic word (a title) missing from the cited sources"
-    assert coverage_gap("Which Lambda settings matter for queues?", _answer("Lambda > Key limits", "Queues > Overview"),
+    assert coverage_gap("Which Lambda settings matter for queues?", _rows("Lambda > Key limits", "Queues > Overview"),
                         CORPUS, ()) == ""
-    assert coverage_gap("Why do queues sometimes stall overnight?", _answer("Queues > Overview"), CORPUS, ()) == "", \
+    assert coverage_gap("Why do queues sometimes stall overnight?", _rows("Queues > Overview"), CORPUS, ()) == "", \
         "rare everyday words are not topics"
-    assert '"azure"' in coverage_gap("And on Azure?", _answer("Queues > Overview"), CORPUS, ()), "a provider named"
-    named = coverage_gap("Does Middy retry queues?", _answer("Queues > Overview"), CORPUS, ("Middy",))
+    assert '"azure"' in coverage_gap("And on Azure?", _rows("Queues > Overview"), CORPUS, ()), "a provider named"
+    named = coverage_gap("Does Middy retry queues?", _rows("Queues > Overview"), CORPUS, ("Middy",))
     assert named.startswith("The knowledge base does not mention Middy")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bot.retrieve import Filters
+from bot.text import terms
 from evals.baseline import check, load_baseline
 from evals.corpora import corpora
 from evals.dataset import load_dataset
@@ -67,7 +68,7 @@ def test_the_answer_keeps_what_retrieval_found(name: str, bundled_embedder: obje
 def test_a_question_finds_its_topic_by_its_rarest_word(bundled_embedder: object) -> None:
     bot = _evaluated("kb", bundled_embedder).bot
     question = "How do I make an SQS consumer idempotent?"
-    documents = bot.retriever._document_ranking(question, Filters())
+    documents = bot.retriever._document_ranking(terms(question), Filters())
     assert bot.retriever.corpus.doc_sources[documents[0][0]] == "patterns/resilience/idempotency.md"
     answer = bot.ask(question)
     assert "patterns/resilience/idempotency.md" in [c.source for c in answer.citations[:3]]
