@@ -11,14 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.answer import Answer, Timings
 from bot.compose import Composer
-from bot.corpus import Corpus, load_corpus
+from bot.corpus import Corpus
 from bot.followup import contextualize
 from bot.persona import Persona, load_persona
 from bot.question import clean_question
 from bot.retrieve import Filters, HybridRetriever, Retrieval
 from bot.scope import Verdict, coverage_gap, judge, with_coverage_note
+from bot.snapshot import Snapshot, Watcher, load_snapshot
 from ingest.embed import Embedder
-from ingest.index import IndexStore
 from ingest.settings import Settings
 
 
@@ -64,40 +64,52 @@ def abstention(question: str, persona: Persona, verdict: Verdict) -> Answer:
 
 
 class Bot:
-    """Loads the index, model and persona once; answers many questions."""
+    """Loads the model and persona once and answers many questions from the current index snapshot."""
 
     def __init__(self, settings: Settings, embedder: Embedder, answerer: Answerer | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.answerer: Answerer = answerer or ExtractiveAnswerer()
-        self.store = IndexStore.open(settings, embedder.name)
-        self.corpus: Corpus | None = None
-        self.persona: Persona | None = None
-        self._retriever: HybridRetriever | None = None
-        self._composer: Composer | None = None
+        self.persona: Persona = load_persona(settings.persona)
+        self._snapshot: Snapshot | None = None
+        self.watcher: Watcher | None = None
 
     def warm_up(self) -> Bot:
-        self.store.check_model()
-        self.corpus = load_corpus(self.store, self.settings.cache_dir)
-        self.persona = load_persona(self.settings.persona)
-        self._retriever = HybridRetriever(self.store, self.corpus, self.embedder, self.settings.retrieve)
-        self._composer = Composer(self.corpus, self.persona, self.settings.answer)
+        self._snapshot = load_snapshot(self.settings, self.embedder, self.persona)
         self.embedder.embed(["warm up"])
         return self
 
+    def watch(self, interval: float) -> Watcher:
+        """Follow the index: a newly published version is served within `interval` plus its load time."""
+        self.watcher = Watcher(self.settings, self.embedder, self.persona, lambda: self._snapshot, self._swap)
+        return self.watcher.start(interval)
+
+    def _swap(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+
+    @property
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            self.warm_up()
+        assert self._snapshot is not None
+        return self._snapshot
+
+    @property
+    def served(self) -> Snapshot | None:
+        """The snapshot being served, without loading one."""
+        return self._snapshot
+
+    @property
+    def corpus(self) -> Corpus | None:
+        return self._snapshot.corpus if self._snapshot else None
+
     @property
     def retriever(self) -> HybridRetriever:
-        if self._retriever is None:
-            self.warm_up()
-        assert self._retriever is not None
-        return self._retriever
+        return self.snapshot.retriever
 
     @property
     def composer(self) -> Composer:
-        if self._composer is None:
-            self.warm_up()
-        assert self._composer is not None
-        return self._composer
+        return self.snapshot.composer
 
     def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
             filters: Filters | None = None) -> Answer:
@@ -115,26 +127,29 @@ class Bot:
 
     def _prepare(self, request: AskRequest) -> dict[str, Any]:
         question, query = self.query(request.question, request.history)
-        return {"request": request, "question": question, "query": query, "started": time.perf_counter()}
+        # One snapshot for the whole request, even if a newer one is swapped in meanwhile.
+        return {"request": request, "question": question, "query": query, "started": time.perf_counter(),
+                "snapshot": self.snapshot}
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         request: AskRequest = state["request"]
-        state["retrieval"] = self.retriever.search(state["query"], request.k, request.filters)
+        snapshot: Snapshot = state["snapshot"]
+        state["retrieval"] = snapshot.retriever.search(state["query"], request.k, request.filters)
         state["retrieved"] = time.perf_counter()
         return state
 
     def _compose(self, state: dict[str, Any]) -> Answer:
         retrieval: Retrieval = state["retrieval"]
-        assert self.corpus is not None and self.persona is not None
-        verdict = judge(state["query"], retrieval, self.corpus, self.settings.answer)
+        snapshot: Snapshot = state["snapshot"]
+        verdict = judge(state["query"], retrieval, snapshot.corpus, self.settings.answer)
         answer = None
         if verdict.answer:
-            answer = self.answerer.answer(state["question"], retrieval, self.composer)
+            answer = self.answerer.answer(state["question"], retrieval, snapshot.composer)
             if not answer.points:
                 verdict, answer = Verdict(False, "no quotable evidence"), None
             else:
                 rows = [h.row for h in retrieval.hits]
-                answer = with_coverage_note(answer, coverage_gap(state["question"], rows, self.corpus,
+                answer = with_coverage_note(answer, coverage_gap(state["question"], rows, snapshot.corpus,
                                                                   verdict.unknown))
         if answer is None:
             answer = abstention(state["question"], self.persona, verdict)

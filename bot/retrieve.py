@@ -1,4 +1,9 @@
-"""Hybrid retrieval: dense search in Chroma plus BM25, fused by reciprocal rank, then diversified."""
+"""Hybrid retrieval: dense search plus BM25, fused by reciprocal rank, then diversified.
+
+Dense search is exact, over the snapshot's own normalised vectors: one matrix-vector product and
+a cached filter mask per query. It never calls Chroma, so a request cannot fail on whatever an
+ingest is doing to the collections, and a metadata filter costs nothing per query.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,6 @@ from bot.corpus import Corpus
 from bot.fields import FieldIndex
 from bot.text import terms
 from ingest.embed import Embedder, Vectors
-from ingest.index import IndexStore
 from ingest.records import PROVIDERS
 from ingest.settings import RetrieveSettings
 
@@ -44,17 +48,8 @@ class Filters(BaseModel):
             raise ValueError(f"unknown provider {value!r}; use one of: {', '.join(PROVIDERS)}")
         return value
 
-    def where(self) -> dict[str, Any] | None:
-        # The persona describes the bot itself; it is configuration, not an answer source.
-        clauses: list[dict[str, Any]] = [] if self.doc_kind else [{"doc_kind": {"$ne": "persona"}}]
-        if self.provider:
-            clauses.append({"providers": {"$contains": self.provider}})
-        for key, value in (("doc_kind", self.doc_kind), ("kind", self.kind), ("source", self.source)):
-            if value:
-                clauses.append({key: value})
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
     def accepts(self, meta: dict[str, Any]) -> bool:
+        # The persona describes the bot itself; it is configuration, not an answer source.
         if not self.doc_kind and meta.get("doc_kind") == "persona":
             return False
         if self.provider and self.provider not in (meta.get("providers") or []):
@@ -81,8 +76,7 @@ class Retrieval:
 
 
 class HybridRetriever:
-    def __init__(self, store: IndexStore, corpus: Corpus, embedder: Embedder, settings: RetrieveSettings) -> None:
-        self.store = store
+    def __init__(self, corpus: Corpus, embedder: Embedder, settings: RetrieveSettings) -> None:
         self.corpus = corpus
         self.embedder = embedder
         self.settings = settings
@@ -90,16 +84,28 @@ class HybridRetriever:
                    "headings": settings.headings_weight}
         fields = [{name: terms(text) for name, text in doc.items()} for doc in corpus.doc_fields]
         self.documents = FieldIndex(fields, weights, corpus.idf)
+        self._masks: dict[Filters, Vectors] = {}
 
     def embed_query(self, query: str) -> Vectors:
         return np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
 
     def dense(self, vector: Vectors, n: int, filters: Filters) -> list[tuple[int, float]]:
-        got = self.store.chunks().query(query_embeddings=[vector.tolist()], n_results=max(1, min(n, len(self.corpus))),
-                                        where=filters.where(), include=["distances"])
-        ids, distances = got["ids"][0], (got["distances"] or [[]])[0]
-        return [(self.corpus.row[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)
-                if i in self.corpus.row]
+        if not len(self.corpus):
+            return []
+        scores = np.where(self._mask(filters), self.corpus.vectors @ vector, -np.inf)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(i), float(scores[i])) for i in top if np.isfinite(scores[i])]
+
+    def _mask(self, filters: Filters) -> Vectors:
+        """Which chunks the filters accept; computed once per distinct filter (few: the UI offers a handful)."""
+        mask = self._masks.get(filters)
+        if mask is None:
+            mask = np.fromiter((filters.accepts(m) for m in self.corpus.metas), dtype=bool, count=len(self.corpus))
+            if len(self._masks) < 64:
+                self._masks[filters] = mask
+        return mask
 
     def lexical(self, query: str, n: int, filters: Filters) -> list[tuple[int, float]]:
         bm25 = self.corpus.bm25

@@ -82,7 +82,8 @@ def bench_ask(settings: Settings, embedder: SentenceTransformerEmbedder, rounds:
     for question in QUESTIONS:
         bot.ask(question)
     totals, retrieves, composes, baseline = [], [], [], []
-    collection = bot.store.chunks()
+    store = IndexStore.open(settings, embedder.name)
+    collection = store.chunks()  # the baseline: a bare Chroma query for the same question
     for _ in range(rounds):
         for question in QUESTIONS:
             answer = bot.ask(question)

@@ -73,8 +73,7 @@ def weight_sweep(bot: Bot, cases: list[Case]) -> str:
     for name, values in SWEEP.items():
         scores = []
         for value in values:
-            retriever = HybridRetriever(bot.store, bot.retriever.corpus, bot.embedder,
-                                        base.model_copy(update={name: value}))
+            retriever = HybridRetriever(bot.retriever.corpus, bot.embedder, base.model_copy(update={name: value}))
             scores.append(f"{value:g}: {retrieval_hit_at_1(bot, retriever, answerable):.3f}")
         rows.append(f"KB_RETRIEVE__{name.upper():18} hit@1 " + "  ".join(scores))
     return "\n".join(rows)

@@ -55,6 +55,9 @@ JsonOpt = typer.Option(False, "--json", help="print JSON instead of a table")
 def ingest(source: list[Path] | None = SourceOpt, index: Path | None = IndexOpt,
            rebuild: bool = typer.Option(False, "--rebuild", help="drop the index and embed everything"),
            explain: bool = typer.Option(False, "--explain", help="list what was excluded and why"),
+           prune: bool = typer.Option(False, "--prune", help="allow removing most of the index, or everything "
+                                                             "a source folder gave"),
+           dry_run: bool = typer.Option(False, "--dry-run", help="print what would change; write nothing"),
            as_json: bool = JsonOpt) -> None:
     """Load, clean, chunk and embed the knowledge base; only changed documents are re-embedded."""
     from ingest.pipeline import ingest as run_ingest
@@ -66,7 +69,8 @@ def ingest(source: list[Path] | None = SourceOpt, index: Path | None = IndexOpt,
                   console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("embed", total=None)
         report = run_ingest(settings, embedder, rebuild,
-                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+                            progress=lambda done, total: bar.update(task, completed=done, total=total),
+                            prune=prune, dry_run=dry_run)
     if as_json:
         exclude = None if explain else {"excluded"}
         print(report.model_dump_json(indent=2, exclude=exclude))

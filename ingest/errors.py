@@ -6,7 +6,8 @@ KBError
  ├── RulesError           kb/exclude.yaml is malformed
  ├── IndexError_          the index cannot be opened or written
  │    ├── IndexMismatchError   built with another embedding model or schema
- │    └── IndexLockedError     another ingest holds the lock
+ │    ├── IndexLockedError     another ingest holds the lock
+ │    └── DestructiveIngestError  an ingest would drop most of the index (exit 2; --prune allows it)
  ├── ModelError           the embedding model cannot be loaded
  ├── QuestionError        a question is empty or too long
  └── EvalGateError        `kb eval --check` found a failed gate or a significant drop (exit 1)
@@ -43,6 +44,10 @@ class IndexMismatchError(IndexError_):
 
 class IndexLockedError(IndexError_):
     exit_code = 3
+
+
+class DestructiveIngestError(IndexError_):
+    exit_code = 2
 
 
 class ModelError(KBError):

@@ -6,6 +6,20 @@ and their vectors (`sentence_vectors`, base64 float16), written atomically with 
 Both live in Chroma, so an embedded index and a Chroma server behave the same. A document's
 manifest record is written as "pending" before its chunks change and "done" after, so a crash
 at any point leaves work that the next ingest finds and finishes.
+
+Readers and writers meet at a head record (the metadata of the `<name>-head` collection):
+which generation of collections is live, a version that grows with every published change,
+and whether an ingest is writing. Generation 0 is `<name>` and `<name>-manifest`; generation g
+is `<name>-g<g>` and `<name>-g<g>-manifest`.
+
+- An incremental ingest writes into the live generation: head state "writing" before its first
+  write, then "ready" with version + 1 after its last.
+- A rebuild writes a whole new generation beside the live one, which stays intact and readable,
+  then switches the head to it in one metadata write and drops the old generation. A rebuild that
+  dies half-way leaves the live index untouched; the next rebuild drops its leftovers.
+- A reader that keeps a snapshot (the server) reloads when the version changes and the state is
+  "ready", and keeps the snapshot only if the head is still the same once loading is done: a
+  write that started meanwhile makes it try again later. Readers never see half an ingest.
 """
 
 from __future__ import annotations
@@ -29,6 +43,17 @@ from ingest.settings import Settings
 
 SCHEMA_VERSION = 2  # 2: answer sentences live in chunk metadata
 _PLACEHOLDER = [1.0]  # manifest records carry no meaning in their vector
+
+
+@dataclass(frozen=True)
+class IndexHead:
+    generation: int = 0
+    version: int = 0
+    state: str = "ready"  # ready | writing
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
 
 
 @dataclass(frozen=True)
@@ -73,20 +98,82 @@ class IndexStore:
         self.batch_size = max(1, min(client.get_max_batch_size(), 1000))
         self._chunks: Collection | None = None
         self._manifest: Collection | None = None
+        self.generation = self.head().generation
 
     @classmethod
     def open(cls, settings: Settings, model_name: str) -> IndexStore:
         return cls(open_client(settings), settings.collection, model_name)
 
+    def close(self) -> None:
+        """Release the client: an embedded reader must reopen to see another process's writes."""
+        with contextlib.suppress(Exception):
+            self.client.close()  # type: ignore[attr-defined]
+
+    # -- head --------------------------------------------------------------------------------
+    @property
+    def head_name(self) -> str:
+        return f"{self.name}-head"
+
+    def head(self) -> IndexHead:
+        """The live generation and version; an index built before heads existed is generation 0."""
+        if self.head_name not in self._names():
+            return IndexHead()
+        meta = self.client.get_collection(self.head_name, embedding_function=None).metadata or {}
+        return IndexHead(int(meta.get("generation", 0)), int(meta.get("version", 0)), str(meta.get("state", "ready")))
+
+    def _write_head(self, head: IndexHead) -> None:
+        metadata: Any = {"generation": head.generation, "version": head.version, "state": head.state}
+        collection = self.client.get_or_create_collection(self.head_name, embedding_function=None)
+        collection.modify(metadata=metadata)
+
+    def begin_write(self) -> None:
+        """Mark the live generation as being written (a rebuild writes elsewhere and skips this)."""
+        head = self.head()
+        if head.generation == self.generation:
+            self._write_head(IndexHead(head.generation, head.version, "writing"))
+
+    def publish(self) -> IndexHead:
+        """Make this store's generation live with a new version, then drop every other generation."""
+        head = self.head()
+        published = IndexHead(self.generation, head.version + 1, "ready")
+        self._write_head(published)
+        for name in self._names():
+            if self._generation_of(name) not in (None, self.generation):
+                with contextlib.suppress(Exception):  # a reader may still hold it; gone is gone
+                    self.client.delete_collection(name)
+        return published
+
+    def start_rebuild(self) -> None:
+        """Write a fresh generation beside the live one (after dropping a crashed rebuild's leftovers)."""
+        self.generation = self.head().generation + 1
+        for name in (self._chunk_name(), f"{self._chunk_name()}-manifest"):
+            with contextlib.suppress(Exception):  # absent is the usual case
+                self.client.delete_collection(name)
+        self._chunks = self._manifest = None
+
+    def _chunk_name(self) -> str:
+        return self.name if self.generation == 0 else f"{self.name}-g{self.generation}"
+
+    def _generation_of(self, collection: str) -> int | None:
+        """The generation a collection belongs to, or None if it is not a data collection of this index."""
+        base = collection.removesuffix("-manifest")
+        if base == self.name:
+            return 0
+        number = base.removeprefix(f"{self.name}-g")
+        return int(number) if base != number and number.isdigit() else None
+
+    def _names(self) -> set[str]:
+        return {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+
     # -- collections -------------------------------------------------------------------------
     def exists(self) -> bool:
-        return self.name in {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+        return self._chunk_name() in self._names()
 
     def info(self) -> dict[str, Any]:
         """The collection's recorded model and schema, or {} if there is no index yet."""
         if not self.exists():
             return {}
-        return dict(self.client.get_collection(self.name, embedding_function=None).metadata or {})
+        return dict(self.client.get_collection(self._chunk_name(), embedding_function=None).metadata or {})
 
     def check_model(self) -> None:
         info = self.info()
@@ -107,23 +194,17 @@ class IndexStore:
                     raise IndexError_(f"there is no index {self.name!r} yet; run `kb ingest` first")
                 metadata = {"embedding_model": self.model_name, "dimension": dimension,
                             "normalized": True, "schema_version": SCHEMA_VERSION}
-                self.client.create_collection(self.name, embedding_function=None, metadata=metadata,
+                self.client.create_collection(self._chunk_name(), embedding_function=None, metadata=metadata,
                                               configuration={"hnsw": {"space": "cosine"}})
-            self._chunks = self.client.get_collection(self.name, embedding_function=None)
+            self._chunks = self.client.get_collection(self._chunk_name(), embedding_function=None)
         return self._chunks
 
     def manifest_collection(self) -> Collection:
         if self._manifest is None:
             self._manifest = self.client.get_or_create_collection(
-                f"{self.name}-manifest", embedding_function=None, metadata={"schema_version": SCHEMA_VERSION})
+                f"{self._chunk_name()}-manifest", embedding_function=None,
+                metadata={"schema_version": SCHEMA_VERSION})
         return self._manifest
-
-    def reset(self) -> None:
-        """Drop everything (for --rebuild)."""
-        for name in (self.name, f"{self.name}-manifest"):
-            with contextlib.suppress(Exception):  # an absent collection is already "deleted"
-                self.client.delete_collection(name)
-        self._chunks = self._manifest = None
 
     # -- manifest ----------------------------------------------------------------------------
     def manifest(self) -> dict[str, ManifestEntry]:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from ingest.chunk import Chunker, ChunkLimits
 from ingest.clean import RuleSet, load_rules, remove_non_knowledge
 from ingest.embed import Embedder
-from ingest.errors import IndexLockedError
+from ingest.errors import DestructiveIngestError, IndexLockedError
 from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry
 from ingest.load import load_documents
 from ingest.markdown import parse_sections
@@ -55,6 +55,10 @@ class IngestReport(BaseModel):
     model_loaded: bool = False
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    dry_run: bool = False
+    changed: list[str] = Field(default_factory=list, description="documents (re)embedded, or that would be")
+    removed: list[str] = Field(default_factory=list, description="documents removed, or that would be")
+    index_version: int = 0
 
 
 @dataclass
@@ -80,10 +84,13 @@ def config_fingerprint(settings: Settings, rules: RuleSet) -> str:
 
 
 class Ingestor:
-    def __init__(self, settings: Settings, embedder: Embedder, progress: Progress | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, progress: Progress | None = None,
+                 prune: bool = False, dry_run: bool = False) -> None:
         self.settings = settings
         self.embedder = embedder
         self.progress = progress or (lambda done, total: None)
+        self.prune = prune
+        self.dry_run = dry_run
 
     def run(self, rebuild: bool = False) -> IngestReport:
         self.settings.index_dir.mkdir(parents=True, exist_ok=True)
@@ -101,23 +108,59 @@ class Ingestor:
     def _run_locked(self, rebuild: bool) -> IngestReport:
         started = time.perf_counter()
         store = IndexStore.open(self.settings, self.embedder.name)
-        if rebuild:
-            store.reset()
-        store.check_model()
+        try:
+            report = self._ingest(store, rebuild)
+        finally:
+            store.close()
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _ingest(self, store: IndexStore, rebuild: bool) -> IngestReport:
         rules = load_rules(self.settings.exclude_rules)
         loaded = load_documents(self.settings.sources, self.settings.max_file_bytes)
-        report = IngestReport(documents_seen=len(loaded.documents) + len(loaded.skipped))
+        report = IngestReport(documents_seen=len(loaded.documents) + len(loaded.skipped), dry_run=self.dry_run)
         report.skipped = [SkippedFile(path=s.path, reason=s.reason, detail=s.detail) for s in loaded.skipped]
         report.documents_skipped = len(loaded.skipped)
         report.warnings = [str(n) for n in loaded.notices]
         documents = self._unique(self._knowledge(loaded.documents, rules, report), report)
-        manifest = store.manifest()
-        fingerprint = config_fingerprint(self.settings, rules)
-        plans = self._plan(documents, manifest, fingerprint, rules, store, report)
-        self._embed_and_write(plans, store, report)
-        self._remove(manifest, documents, {s.path for s in loaded.skipped}, store, report)
-        report.seconds = round(time.perf_counter() - started, 3)
+        live = store.manifest()
+        report.removed = sorted(set(live) - {d.key for d in documents} - {s.path for s in loaded.skipped})
+        refusal = self._destruction(live, report.removed, loaded.documents)
+        if refusal and self.dry_run:
+            report.warnings.append(f"without --prune, {refusal}")
+        elif refusal:
+            raise DestructiveIngestError(f"{refusal}; check --source, or pass --prune to remove them "
+                                         "(--dry-run shows the plan)")
+        if rebuild and not self.dry_run:
+            store.start_rebuild()
+        else:
+            store.check_model()
+        manifest = {} if rebuild else live
+        plans = self._plan(documents, manifest, config_fingerprint(self.settings, rules), rules, store, report)
+        report.changed = [plan.doc.key for plan in plans]
+        if self.dry_run:
+            report.documents_removed = len(report.removed)
+            return report
+        if plans or report.removed or rebuild:
+            store.begin_write()
+            self._embed_and_write(plans, store, report)
+            self._remove(manifest, report.removed, store, report)
+            report.index_version = store.publish().version
+        else:
+            report.index_version = store.head().version
         return report
+
+    def _destruction(self, live: dict[str, ManifestEntry], removed: list[str], loaded: list[Document]) -> str:
+        """Why this ingest must not run without --prune, or "": dropping most of the index, or all a
+        source folder gave, is what an empty or mistyped --source looks like."""
+        if self.prune or not removed:
+            return ""
+        empty = [str(root) for root in self.settings.sources if not any(d.root == root for d in loaded)]
+        if len(removed) * 2 <= len(live) and not empty:
+            return ""
+        shown = ", ".join(removed[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")
+        why = f"the source folder {', '.join(empty)} has no documents" if empty else "the sources no longer have them"
+        return f"this ingest would remove {len(removed)} of the {len(live)} indexed documents ({shown}) because {why}"
 
     @staticmethod
     def _knowledge(documents: list[Document], rules: RuleSet, report: IngestReport) -> list[Document]:
@@ -217,17 +260,17 @@ class Ingestor:
             write(part, vectors_list, extra)
 
     @staticmethod
-    def _remove(manifest: dict[str, ManifestEntry], documents: list[Document], skipped: set[str],
-                store: IndexStore, report: IngestReport) -> None:
-        """Documents gone from the sources lose their chunks; skipped ones keep their last good version."""
-        present = {d.key for d in documents}
-        gone = sorted(set(manifest) - present - skipped)
+    def _remove(manifest: dict[str, ManifestEntry], removed: list[str], store: IndexStore,
+                report: IngestReport) -> None:
+        """Documents gone from the sources lose their chunks; skipped ones keep their last good version.
+        (After a rebuild the new generation never had them: nothing to delete.)"""
+        gone = [source for source in removed if source in manifest]
+        report.documents_removed += len(removed)
         if not gone:
             return
         stored = store.stored_ids(gone)
         store.delete(sorted(i for ids in stored.values() for i in ids))
         store.forget(gone)
-        report.documents_removed += len(gone)
         report.chunks_deleted += sum(len(ids) for ids in stored.values())
 
 
@@ -241,6 +284,6 @@ def _excluded(exclusion: Exclusion) -> ExcludedSpan:
                         section=exclusion.heading, rule=exclusion.rule, reason=exclusion.reason)
 
 
-def ingest(settings: Settings, embedder: Embedder, rebuild: bool = False,
-           progress: Progress | None = None) -> IngestReport:
-    return Ingestor(settings, embedder, progress).run(rebuild)
+def ingest(settings: Settings, embedder: Embedder, rebuild: bool = False, progress: Progress | None = None,
+           prune: bool = False, dry_run: bool = False) -> IngestReport:
+    return Ingestor(settings, embedder, progress, prune, dry_run).run(rebuild)

@@ -23,13 +23,20 @@ def print_report(report: IngestReport, explain: bool, out: Console, err: Console
                       highlight=False, soft_wrap=True)
         if not report.excluded:
             out.print("  only changed documents are examined; use --rebuild to examine all", highlight=False)
+    if report.dry_run:
+        out.print("dry run: nothing was written", highlight=False)
+        for source in report.changed:
+            out.print(f"  would embed {source}", highlight=False)
+        for source in report.removed:
+            out.print(f"  would remove {source}", highlight=False)
     out.print(
         f"documents: {report.documents_seen} seen, {report.documents_changed} changed, "
         f"{report.documents_unchanged} unchanged, {report.documents_removed} removed, "
         f"{report.documents_skipped} skipped\n"
         f"chunks: {report.chunks_added} added, {report.chunks_deleted} deleted, "
         f"{report.chunks_unchanged} unchanged; templates added: {report.templates_added}\n"
-        f"time: {report.seconds:.2f} s (embedding {report.embed_seconds:.2f} s)", highlight=False)
+        f"time: {report.seconds:.2f} s (embedding {report.embed_seconds:.2f} s)"
+        + (f"; index version {report.index_version}" if report.index_version else ""), highlight=False)
 
 
 def print_stats(stats: IndexStats, out: Console) -> None:

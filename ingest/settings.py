@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(16_384, ge=1024, description="request body limit for /api/ask")
     queue_size: int = Field(32, ge=1, description="web UI requests waiting beyond this are refused")
     concurrency: int = Field(2, ge=1, description="web UI answers computed at once")
+    reload_seconds: float = Field(1.0, ge=0, description="how often `kb serve` checks the index for a newly "
+                                  "published version (0: never; serve what was loaded at start)")
     slack_bot_token: str = Field("", validation_alias=AliasChoices("SLACK_BOT_TOKEN", "KB_SLACK_BOT_TOKEN"))
     slack_signing_secret: str = Field("", validation_alias=AliasChoices("SLACK_SIGNING_SECRET",
                                                                         "KB_SLACK_SIGNING_SECRET"))

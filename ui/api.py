@@ -73,13 +73,24 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
         return JSONResponse(payload)
 
     @router.get("/health")
-    async def health() -> dict[str, Any]:
-        corpus = bot.corpus
-        metas = corpus.metas if corpus else []
-        return {"status": "ok" if metas else "empty", "index": settings.chroma_url or str(settings.chroma_dir),
-                "collection": settings.collection, "model": bot.embedder.name,
-                "documents": len({m["source"] for m in metas}), "chunks": len(metas),
-                "templates": sum(m["kind"] == "template" for m in metas), "answerer": bot.answerer.mode}
+    async def health() -> JSONResponse:
+        """200 while the served snapshot is current or being replaced; 503 when the index cannot be read."""
+        snapshot = bot.served
+        watcher = bot.watcher
+        metas = snapshot.corpus.metas if snapshot else []
+        error = watcher.error if watcher else ""
+        status = "unavailable" if error or snapshot is None else "ok" if metas else "empty"
+        latest = watcher.head if watcher and watcher.head else snapshot.head if snapshot else None
+        payload = {"status": status, "index": settings.chroma_url or str(settings.chroma_dir),
+                   "collection": settings.collection, "model": bot.embedder.name,
+                   "index_version": snapshot.version if snapshot else None,
+                   "index_state": "reloading" if latest and snapshot and latest != snapshot.head
+                   else latest.state if latest else "unknown",
+                   "documents": len({m["source"] for m in metas}), "chunks": len(metas),
+                   "templates": sum(m["kind"] == "template" for m in metas), "answerer": bot.answerer.mode}
+        if error:
+            payload["error"] = error
+        return JSONResponse(payload, status_code=503 if status == "unavailable" else 200)
 
     return router
 

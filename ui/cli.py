@@ -53,6 +53,8 @@ def register(app: typer.Typer) -> None:
         settings = build_settings(source, index, host=host, port=port)
         embedder = make_embedder(settings)
         bot = load_bot(settings, embedder, answerer_for(settings, embedder))
+        if settings.reload_seconds:
+            bot.watch(settings.reload_seconds)
         print(f"serving on http://{settings.host}:{settings.port}", file=sys.stderr)
         uvicorn.run(build_app(bot), host=settings.host, port=settings.port, log_level="warning")
 

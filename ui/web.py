@@ -58,7 +58,7 @@ def _documents_table(bot: Bot) -> list[list[Any]]:
     return [[r["title"], source, r["kind"], r["chunks"], r["templates"]] for source, r in sorted(rows.items())]
 
 
-def _templates(bot: Bot, provider: str, language: str) -> list[tuple[str, int]]:
+def _templates(bot: Bot, provider: str, language: str) -> list[tuple[str, str]]:
     corpus = bot.corpus
     if corpus is None:
         return []
@@ -69,7 +69,7 @@ def _templates(bot: Bot, provider: str, language: str) -> list[tuple[str, int]]:
             continue
         if language not in ("Any", meta["language"]):
             continue
-        found.append((f"{meta['section']} ({meta['language']})", row))
+        found.append((f"{meta['section']} ({meta['language']})", corpus.ids[row]))
     return sorted(found)
 
 
@@ -110,7 +110,9 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
         choices = _templates(bot, provider, language)
         return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
-    def show_template(row: int | None) -> Any:
+    def show_template(chunk_id: str | None) -> Any:
+        # By chunk id, not row: the index may have been reloaded since the list was built.
+        row = bot.corpus.row.get(chunk_id or "") if bot.corpus else None
         if row is None or bot.corpus is None:
             return gr.update(value="", language=None)
         meta = bot.corpus.metas[row]

@@ -17,7 +17,7 @@ from ingest.pipeline import ingest
 from ingest.settings import Settings
 from tests.fakes import HashingEmbedder
 
-WRITES = ("mark", "upsert", "update_metadata", "delete", "forget")
+WRITES = ("begin_write", "mark", "upsert", "update_metadata", "delete", "forget", "publish")
 
 
 def main() -> None:

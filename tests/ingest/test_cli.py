@@ -45,6 +45,15 @@ def test_ingest_json_then_stats_json(tmp_path: Path) -> None:
     stats = json.loads(kb("stats", "--index", str(tmp_path / "idx"), "--json").stdout)
     assert stats["documents"] == 7 and stats["chunks"] == report["chunks_added"]
     assert stats["chunks_by_kind"]["template"] == 2 and stats["dimension"] == 384
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = kb("ingest", "--source", str(empty), "--index", str(tmp_path / "idx"))
+    assert refused.returncode == 2 and refused.stderr.strip().count("\n") == 0, refused.stderr
+    assert "would remove 7 of the 7 indexed documents" in refused.stderr and "--prune" in refused.stderr
+    plan = kb("ingest", "--source", str(empty), "--index", str(tmp_path / "idx"), "--dry-run")
+    assert plan.returncode == 0 and "would remove table.md" in plan.stdout, plan.stderr
+    assert "without --prune, this ingest would remove 7" in plan.stderr
+    assert json.loads(kb("stats", "--index", str(tmp_path / "idx"), "--json").stdout)["documents"] == 7
 
 
 def test_ingest_against_a_real_chroma_server(settings: Settings, chroma_server: str) -> None:

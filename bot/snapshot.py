@@ -1,0 +1,120 @@
+"""What the bot answers from: one index version held in memory, replaced whole when the index changes.
+
+A request takes the current snapshot once and uses only it, so it never sees half of the old
+index and half of the new one. A snapshot needs no database at query time (dense search runs
+over its own vectors), so nothing a writer does to Chroma, in this process or another, can fail
+a request: an incremental ingest, a `--rebuild` that drops the old collections, a restarted
+Chroma server.
+
+The watcher follows the head protocol described in `ingest.index`: it reads the head every
+`reload_seconds`; when the version moved and the state is "ready" it loads a new snapshot in its
+own thread, reads the head again, and swaps only if nothing was written meanwhile. Requests keep
+the old snapshot until the swap, which is one attribute assignment. Each poll opens and closes
+its own client, because an embedded Chroma client caches segments and would not see another
+process's writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.compose import Composer
+from bot.corpus import Corpus, load_corpus
+from bot.persona import Persona
+from bot.retrieve import HybridRetriever
+from ingest.embed import Embedder
+from ingest.index import IndexHead, IndexStore
+from ingest.settings import Settings
+
+log = logging.getLogger("kb.snapshot")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    head: IndexHead
+    corpus: Corpus
+    retriever: HybridRetriever
+    composer: Composer
+    loaded_at: float
+
+    @property
+    def version(self) -> int:
+        return self.head.version
+
+
+def read_head(settings: Settings, embedder: Embedder) -> IndexHead:
+    store = IndexStore.open(settings, embedder.name)
+    try:
+        return store.head()
+    finally:
+        store.close()
+
+
+def load_snapshot(settings: Settings, embedder: Embedder, persona: Persona) -> Snapshot:
+    store = IndexStore.open(settings, embedder.name)
+    try:
+        head = store.head()
+        store.check_model()
+        corpus = load_corpus(store, settings.cache_dir)
+    finally:
+        store.close()
+    retriever = HybridRetriever(corpus, embedder, settings.retrieve)
+    return Snapshot(head, corpus, retriever, Composer(corpus, persona, settings.answer), time.time())
+
+
+class Watcher:
+    """Keeps a bot on the newest published index version, from a daemon thread."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, persona: Persona,
+                 current: Callable[[], Snapshot | None], swap: Callable[[Snapshot], None]) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.persona = persona
+        self.current = current
+        self.swap = swap
+        self.error = ""  # why the index could not be read at the last poll ("" when it could)
+        self.head: IndexHead | None = None  # the head seen at the last poll
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def poll(self) -> bool:
+        """One look at the head; True when a new snapshot was swapped in."""
+        try:
+            swapped = self._poll()
+            self.error = ""
+            return swapped
+        except Exception as exc:  # any failure to read keeps the snapshot being served
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.warning("cannot read the index for reloading: %s", self.error)
+            return False
+
+    def _poll(self) -> bool:
+        self.head = head = read_head(self.settings, self.embedder)
+        served = self.current()
+        if not head.ready or (served is not None and served.head == head):
+            return False
+        snapshot = load_snapshot(self.settings, self.embedder, self.persona)
+        after = read_head(self.settings, self.embedder)
+        if snapshot.head != head or after != head:
+            return False  # written meanwhile: try again at the next poll
+        self.swap(snapshot)
+        log.warning("serving index version %s (%d chunks)", head.version, len(snapshot.corpus))
+        return True
+
+    def start(self, interval: float) -> Watcher:
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                self.poll()
+
+        self._thread = threading.Thread(target=loop, name="kb-index-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
