@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     api_token: str = Field("", description="KB_API_TOKEN: bearer token required by /api/ask when set")
     ui_auth: str = Field("", description="KB_UI_AUTH=user:pass protects the web UI when set")
     max_body_bytes: int = Field(16_384, ge=1024, description="request body limit for /api/ask")
+    slack_max_body_bytes: int = Field(262_144, ge=1024, description="request body limit for /slack/events "
+                                      "(a button click carries the whole message, tens of KB)")
     queue_size: int = Field(32, ge=1, description="web UI requests waiting beyond this are refused")
     concurrency: int = Field(2, ge=1, description="web UI answers computed at once")
     reload_seconds: float = Field(1.0, ge=0, description="how often `kb serve` checks the index for a newly "

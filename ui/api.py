@@ -15,6 +15,7 @@ from bot.chain import Bot
 from bot.retrieve import Filters
 from ingest.errors import KBError
 from ui.feedback import FeedbackStore
+from ui.limits import read_limited
 
 
 class AskBody(BaseModel):
@@ -30,19 +31,6 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it passes the limit (without reading the rest into memory)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        return None
-    body = b""
-    async for piece in request.stream():
-        body += piece
-        if len(body) > limit:
-            return None
-    return body
-
-
 def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
     settings = bot.settings
     router = APIRouter(prefix="/api")
@@ -56,7 +44,7 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
                 return _error(401, "missing or wrong bearer token (Authorization: Bearer <KB_API_TOKEN>)")
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return _error(415, "send the question as JSON with Content-Type: application/json")
-        raw = await _read_limited(request, settings.max_body_bytes)
+        raw = await read_limited(request, settings.max_body_bytes)
         if raw is None:
             return _error(413, f"request body is over the {settings.max_body_bytes:,}-byte limit")
         try:

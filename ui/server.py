@@ -31,7 +31,7 @@ def build_app(bot: Bot, feedback: FeedbackStore | None = None, slack_client: Any
     app.include_router(api_router(bot, feedback))
     from ui.slack import build_slack_app, slack_router
 
-    app.include_router(slack_router(build_slack_app(bot, feedback, settings, client=slack_client)))
+    app.include_router(slack_router(build_slack_app(bot, feedback, settings, client=slack_client), settings))
     blocks = build_web(bot, feedback)
     blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
     mounted: FastAPI = gr.mount_gradio_app(app, blocks, path="", auth=_auth(settings.ui_auth), css=CSS, head=HEAD,

@@ -5,6 +5,11 @@ acks at once and answers from a lazy listener (a worker thread); `process_before
 Bolt finish the ack before replying to the HTTP request, which is what an ASGI server needs.
 Slack resends an event it believes was missed (X-Slack-Retry-Num); a resend is recognised by its
 event_id and acked without a second answer.
+
+Every byte is hostile until verified: the route reads at most `slack_max_body_bytes`, then checks
+the timestamp and signature headers (401 for anything malformed, stale or wrong) before Bolt parses
+a thing. No request waits on Slack's API: the bot's identity comes from one `auth.test` in a
+background thread at start-up (logged), and Bolt's authorize step reads that instead of calling Slack.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,14 +27,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from starlette.responses import Response
 
 from bot.chain import Bot
 from ingest.errors import KBError, QuestionError
 from ingest.settings import Settings
 from ui.feedback import FeedbackStore, Vote
+from ui.limits import read_limited
 from ui.render import slack_escape, slack_fallback_text, to_slack_blocks
 
 log = logging.getLogger(__name__)
@@ -40,6 +49,8 @@ UNAVAILABLE = "Sorry, I can't answer right now: the knowledge base is unavailabl
 FAILED = "Sorry, something went wrong while answering. Please try again in a minute."
 THANKS = "Thanks for the feedback!"
 VOTE_ACTION = re.compile(r"^kb_vote_(up|down)$")
+_SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
+MAX_CLOCK_SKEW = 300  # seconds; Slack's own recommendation for refusing replays
 # <@U123>, <@U123|name>, <!here>, <#C123|general>, <https://x|label>: Slack's markup in incoming text.
 _SLACK_MARKUP = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
@@ -205,6 +216,38 @@ class SlackAnswers:
             log.info("could not thank the voter: %s", exc.response.get("error"))
 
 
+class SlackIdentity:
+    """Who the bot is in Slack, learnt once by `auth.test` off the request path."""
+
+    def __init__(self, client: WebClient, token: str) -> None:
+        self.client = client
+        self.token = token
+        self.user_id: str | None = None
+        self.bot_id: str | None = None
+        self.checked = threading.Event()
+
+    def check_in_background(self) -> None:
+        threading.Thread(target=self._check, name="kb-slack-auth-test", daemon=True).start()
+
+    def _check(self) -> None:
+        try:
+            found = self.client.auth_test(token=self.token)
+            self.user_id, self.bot_id = found.get("user_id"), found.get("bot_id")
+            log.warning("Slack token ok: bot %s in team %s", self.user_id, found.get("team_id"))
+        except Exception as exc:  # no route, a slow API, a revoked token: the server still starts
+            log.warning("Slack token check (auth.test) failed: %s; answers will be posted with it anyway", exc)
+        finally:
+            self.checked.set()
+
+    def authorizer(self) -> Callable[..., AuthorizeResult]:
+        # A plain function: Bolt injects arguments by parameter name, and would pass `self` twice.
+        def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+            return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=self.token,
+                                   bot_user_id=self.user_id, bot_id=self.bot_id)
+
+        return authorize
+
+
 def _ack(ack: Ack) -> None:
     ack()
 
@@ -214,17 +257,15 @@ def build_slack_app(bot: Bot, feedback: FeedbackStore, settings: Settings,
     """The Bolt app, or None when the token or signing secret is missing (the route then answers 503)."""
     if not settings.slack_bot_token or not settings.slack_signing_secret:
         return None
-    if client is not None and not client.token:
-        client.token = settings.slack_bot_token  # Bolt takes the token from a given client
+    client = client or WebClient(timeout=10)
+    identity = SlackIdentity(client, settings.slack_bot_token)
+    identity.check_in_background()
     app = App(
         name="serverless-kb",
         signing_secret=settings.slack_signing_secret,
-        # Bolt warns when given both, and a given client wins.
-        token=None if client is not None else settings.slack_bot_token,
         client=client,
+        authorize=identity.authorizer(),
         process_before_response=True,
-        # No auth.test at start-up: the server starts without reaching Slack; Bolt calls it on the first event.
-        token_verification_enabled=False,
     )
     answers = SlackAnswers(bot, feedback, settings.concurrency)
     app.middleware(answers.skip_retries)
@@ -235,18 +276,44 @@ def build_slack_app(bot: Bot, feedback: FeedbackStore, settings: Settings,
     return app
 
 
-def slack_router(slack_app: App | None) -> APIRouter:
+def unverified(headers: Any, body: bytes, verifier: SignatureVerifier, now: float | None = None) -> str:
+    """Why a request is not provably from Slack, or "" if it is; checked before any parsing."""
+    stamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
+    if not stamp.isdigit() or len(stamp) > 12:
+        return "X-Slack-Request-Timestamp is missing or not a number of seconds"
+    if abs((now or time.time()) - int(stamp)) > MAX_CLOCK_SKEW:
+        return "X-Slack-Request-Timestamp is more than 5 minutes from now (a replay?)"
+    if not _SIGNATURE.match(signature):
+        return "X-Slack-Signature is missing or not of the form v0=<64 hex digits>"
+    if not verifier.is_valid(body, stamp, signature):
+        return "X-Slack-Signature does not match the body (wrong SLACK_SIGNING_SECRET?)"
+    return ""
+
+
+def slack_router(slack_app: App | None, settings: Settings) -> APIRouter:
     """POST /slack/events for events, slash commands and button clicks (one Request URL for all three)."""
     router = APIRouter(prefix="/slack", tags=["slack"])
+    verifier = SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
 
     @router.post("/events", response_model=None)
     async def events(request: Request) -> Response:
-        if slack_app is None:
+        if slack_app is None or verifier is None:
             return JSONResponse({"error": NOT_CONFIGURED}, status_code=503)
-        body = await request.body()
-        # What SlackRequestHandler.handle does, but App.dispatch is synchronous (signature check, the first
-        # auth.test, the acks), so it runs in a thread instead of stalling the event loop the web UI shares.
-        response = await asyncio.to_thread(slack_app.dispatch, to_bolt_request(request, body))
+        body = await read_limited(request, settings.slack_max_body_bytes)
+        if body is None:
+            return JSONResponse({"error": f"body over the {settings.slack_max_body_bytes:,}-byte limit"},
+                                status_code=413)
+        problem = unverified(request.headers, body, verifier)
+        if problem:
+            return JSONResponse({"error": problem}, status_code=401)
+        # App.dispatch is synchronous (its own signature check, the acks), so it runs in a thread
+        # instead of stalling the event loop the web UI shares.
+        try:
+            response = await asyncio.to_thread(slack_app.dispatch, to_bolt_request(request, body))
+        except Exception:  # a signed but malformed payload
+            log.exception("Slack sent a payload Bolt could not read")
+            return JSONResponse({"error": "malformed Slack payload"}, status_code=400)
         return to_starlette_response(response)
 
     return router

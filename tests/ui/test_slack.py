@@ -107,6 +107,7 @@ class Harness:
     api: MockSlackAPI
     app: App
     feedback: FeedbackStore
+    limit: int = 0
 
     def post(self, body: str, content_type: str = "application/json", timestamp: int | None = None,
              secret: str = SECRET, headers: dict[str, str] | None = None) -> Any:
@@ -144,9 +145,9 @@ def slack(fixture_bot: Bot, tmp_path: Path) -> Iterator[Harness]:
                                 client=WebClient(token="xoxb-test", base_url=api.url + "/api/"))
     assert slack_app is not None
     app = FastAPI()
-    app.include_router(slack_router(slack_app))
+    app.include_router(slack_router(slack_app, settings))
     with TestClient(app) as http:
-        harness = Harness(http, api, slack_app, feedback)
+        harness = Harness(http, api, slack_app, feedback, settings.slack_max_body_bytes)
         yield harness
         harness.settle()
     api.close()
@@ -196,6 +197,36 @@ def test_a_bad_signature_is_refused(slack: Harness) -> None:
     assert unsigned.status_code == 401
     slack.settle()
     assert not slack.api.posted()
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=" + "0" * 64},
+    {"X-Slack-Request-Timestamp": "9" * 40, "X-Slack-Signature": "v0=" + "0" * 64},
+    {"X-Slack-Request-Timestamp": "", "X-Slack-Signature": ""},
+    {"X-Slack-Signature": "<script>"},
+])
+def test_malformed_slack_headers_get_401_before_the_body_is_parsed(slack: Harness, headers: dict[str, str]) -> None:
+    response = slack.http.post("/slack/events", content=b"{not json[[[", headers={
+        "Content-Type": "application/json", **headers})
+    assert response.status_code == 401 and "X-Slack-" in response.json()["error"]
+
+
+def test_an_oversized_body_gets_413_unread(slack: Harness) -> None:
+    huge = b"x" * (slack.limit + 1)
+    assert slack.http.post("/slack/events", content=huge, headers={"Content-Type": "application/json"}
+                           ).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while streaming
+        for _ in range(slack.limit // 65536 + 2):
+            yield b"y" * 65536
+
+    assert slack.http.post("/slack/events", content=chunks(), headers={"Content-Type": "application/json"}
+                           ).status_code == 413
+
+
+def test_a_signed_malformed_body_is_a_client_error(slack: Harness) -> None:
+    response = slack.post("{not json[[[")
+    assert 400 <= response.status_code < 500
 
 
 def test_an_old_timestamp_is_refused_even_when_correctly_signed(slack: Harness) -> None:
@@ -258,7 +289,7 @@ def test_without_token_and_secret_the_route_says_what_to_set(fixture_bot: Bot, t
     only_token = settings.model_copy(update={"slack_bot_token": "xoxb-test"})
     assert build_slack_app(fixture_bot, feedback, only_token) is None
     app = FastAPI()
-    app.include_router(slack_router(None))
+    app.include_router(slack_router(None, settings))
     response = TestClient(app).post("/slack/events", json={"type": "url_verification", "challenge": "c"})
     assert response.status_code == 503
     assert response.json() == {"error": NOT_CONFIGURED}
@@ -327,3 +358,23 @@ def test_question_text_turns_slack_markup_into_plain_text() -> None:
     assert question_text("<@UKBBOT> What about <https://aws.amazon.com/sqs|SQS> in <#C1|ops>? a &lt; b &amp;&amp; c") \
         == "What about SQS in #ops? a < b && c"
     assert question_text("<!here> <@U1|alice> hi <https://example.com>") == "hi https://example.com"
+
+
+def test_events_are_acked_even_when_slack_cannot_be_reached(fixture_bot: Bot, tmp_path: Path) -> None:
+    """No auth.test (or any Slack call) on the request path: with no route to Slack the ack is still 200."""
+    from tests.conftest import free_port
+
+    nowhere = WebClient(token="xoxb-test", base_url=f"http://127.0.0.1:{free_port()}/api/", timeout=1)
+    settings = fixture_bot.settings.model_copy(update={"slack_bot_token": "xoxb-test",
+                                                       "slack_signing_secret": SECRET})
+    feedback = FeedbackStore(tmp_path / "f.sqlite3")
+    slack_app = build_slack_app(fixture_bot, feedback, settings, client=nowhere)
+    assert slack_app is not None
+    app = FastAPI()
+    app.include_router(slack_router(slack_app, settings))
+    with TestClient(app) as http:
+        harness = Harness(http, MockSlackAPI(), slack_app, feedback)
+        assert harness.event(mention(QUESTION, "1700000001.000100"), "EvNoRoute").status_code == 200
+        harness.settle()
+        harness.api.close()
+    feedback.close()
