@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_LANGUAGE_CHARS = re.compile(r"[^a-z0-9+#.-]")
 
 
 class Citation(BaseModel):
@@ -43,6 +46,12 @@ class Template(BaseModel):
     code: str  # verbatim from the knowledge base
     source: str
     section: str
+
+    @field_validator("language")
+    @classmethod
+    def _safe_language(cls, value: str) -> str:
+        # It lands in a fence's info string and a CSS class: only characters no renderer can misread.
+        return _LANGUAGE_CHARS.sub("", value.lower())[:32] or "text"
 
 
 class Timings(BaseModel):

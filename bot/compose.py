@@ -7,6 +7,7 @@ and cited. Templates come verbatim from the knowledge base; the disclaimer comes
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from bot.retrieve import Hit, Retrieval
 from bot.shape import LANGUAGE_HINTS, Shape, classify, describe_template, label_for, role_bonus, shape_bonus
 from bot.tables import row_sentences
 from bot.text import term_set, words
+from ingest.hostile import addressed_to_assistant
 from ingest.settings import AnswerSettings
 
 NEAR_DUPLICATE = 0.92
@@ -73,6 +75,8 @@ class Composer:
                  lead: Hit | None = None, shape: Shape | None = None) -> Answer:
         """Number citations in evidence order, attach templates verbatim and the disclaimer."""
         shape = shape or classify(question)
+        # Whatever chose them (an old index, a table row, an LLM), text steering the assistant is no point.
+        chosen = [(text, hit) for text, hit in chosen if not addressed_to_assistant(text)]
         cited = {hit.row for _, hit in chosen}
         templates = self.choose_templates(question, retrieval, cited, shape, lead)
         position = evidence_positions(retrieval)
@@ -267,17 +271,24 @@ def fence(code: str, language: str) -> str:
     return f"{ticks}{language}\n{code}\n{ticks}"
 
 
+def md_text(text: str) -> str:
+    """Document text inside markdown: HTML is shown, never interpreted; links and images become text."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"(?i)\b(javascript|data|vbscript):", lambda m: m.group(1) + "\u200b:", text)
+    return html.escape(text, quote=False)
+
+
 def render_markdown(points: list[str], templates: list[Template], citations: list[Citation],
                     disclaimer: str) -> str:
-    parts = ["\n".join(f"- {p}" for p in points)]
+    """The answer's markdown, safe to render anywhere: document text escaped, templates fenced whole."""
+    parts = ["\n".join(f"- {md_text(p)}" for p in points)]
     if templates:
         parts.append("**Templates**")
         by_n = {c.n: c for c in citations}
         for template in templates:
-            label = by_n[template.n].label
+            label = md_text(by_n[template.n].label)
             parts.append(f"[{template.n}] {label} ({template.language})\n\n{fence(template.code, template.language)}")
     parts.append("**Sources**")
-    parts.append("\n".join(
-        f"{c.n}. {c.label} ({c.location})" for c in citations))
-    parts.append("\n".join(f"> {line}" for line in disclaimer.split("\n")))
+    parts.append("\n".join(f"{c.n}. {md_text(c.label)} ({md_text(c.location)})" for c in citations))
+    parts.append("\n".join(f"> {md_text(line)}" for line in disclaimer.split("\n")))
     return "\n\n".join(parts)

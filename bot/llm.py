@@ -25,6 +25,7 @@ from bot.retrieve import Hit, Retrieval
 from bot.text import term_set
 from ingest.embed import Embedder
 from ingest.errors import KBError
+from ingest.sentences import without_addressed
 from ingest.settings import Settings
 
 MAX_SOURCES = 6
@@ -73,7 +74,8 @@ class LLMAnswerer:
     def answer(self, question: str, retrieval: Retrieval, composer: Composer) -> Answer:
         corpus = composer.corpus
         sources = [h for h in retrieval.hits if corpus.metas[h.row]["kind"] != "template"][:MAX_SOURCES]
-        evidence = [(corpus.metas[h.row]["section"], corpus.texts[h.row]) for h in sources]
+        # Documents are data: a sentence steering the assistant never reaches the model.
+        evidence = [(corpus.metas[h.row]["section"], without_addressed(corpus.texts[h.row])) for h in sources]
         try:
             reply = self._invoke(build_messages(question, evidence))
         except Exception as exc:  # any provider failure: the extractive answer still works

@@ -24,8 +24,9 @@ _CHECKS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 def normalise(info: str) -> str:
+    """The fence's language word, reduced to characters a renderer cannot misread (`<button>` is no language)."""
     word = info.split()[0].lower() if info.split() else ""
-    word = word.strip("{}.")
+    word = re.sub(r"[^a-z0-9+#.-]", "", word.strip("{}."))[:32]
     return ALIASES.get(word, word)
 
 

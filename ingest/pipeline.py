@@ -14,11 +14,12 @@ from ingest.chunk import Chunker, ChunkLimits
 from ingest.clean import RuleSet, load_rules, remove_non_knowledge
 from ingest.embed import Embedder
 from ingest.errors import DestructiveIngestError, IndexLockedError
+from ingest.hostile import addressed_to_assistant
 from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry
 from ingest.load import load_documents
 from ingest.markdown import parse_sections
 from ingest.records import Chunk, Document, Exclusion, Metadata, Notice
-from ingest.sentences import encode_sentences, sentence_spans
+from ingest.sentences import answer_spans, encode_sentences, sentence_spans
 from ingest.settings import Settings
 
 Progress = Callable[[int, int], None]
@@ -204,6 +205,7 @@ class Ingestor:
             cleaned = remove_non_knowledge(doc.source, parse_sections(doc.body), rules)
             report.excluded.extend(_excluded(e) for e in cleaned.exclusions)
             plans.append(_Plan(doc, doc_hash, chunker.chunk(doc, cleaned.sections), stored[doc.key]))
+            report.excluded.extend(_addressed(plans[-1].chunks))
         report.documents_changed = len(plans)
         return plans
 
@@ -245,7 +247,7 @@ class Ingestor:
         embedded = []
         for start in range(0, len(ordered), batch):
             part = ordered[start : start + batch]
-            spans = [sentence_spans(c.text) if c.kind == "prose" else [] for c in part]
+            spans = [answer_spans(c.text) if c.kind == "prose" else [] for c in part]
             shifts = [len(c.embed_text) - len(c.text) for c in part]
             shifted = [[(a + d, b + d) for a, b in row] for row, d in zip(spans, shifts, strict=True)]
             vectors, span_vectors = self.embedder.embed_with_spans([c.embed_text for c in part], shifted)
@@ -277,6 +279,21 @@ class Ingestor:
 def _entry(plan: _Plan, status: str) -> ManifestEntry:
     return ManifestEntry(plan.doc.key, plan.doc_hash, status, tuple(c.id for c in plan.chunks), plan.doc.title,
                          plan.doc.kind)
+
+
+def _addressed(chunks: list[Chunk]) -> list[ExcludedSpan]:
+    """Sentences addressed to an assistant: kept in the chunk's text, never quoted as a point."""
+    found = []
+    for chunk in chunks:
+        if chunk.kind != "prose":
+            continue
+        for a, b in sentence_spans(chunk.text):
+            reason = addressed_to_assistant(chunk.text[a:b])
+            if reason:
+                line = chunk.start_line + chunk.text.count("\n", 0, a)
+                found.append(ExcludedSpan(source=chunk.source, lines=f"{line}-{line}", section=chunk.section,
+                                          rule="assistant-address", reason=f"{reason}: {chunk.text[a:b][:80]!r}"))
+    return found
 
 
 def _excluded(exclusion: Exclusion) -> ExcludedSpan:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from ingest.hostile import addressed_to_assistant
 from ingest.records import Metadata
 
 _BULLET = re.compile(r"^\s*([-*+]|\d+[.)])\s+")
@@ -69,6 +70,18 @@ def sentence_spans(text: str) -> list[Span]:
             if len(text[start:end].split()) >= MIN_WORDS:
                 spans.append((start, end))
     return spans
+
+
+def answer_spans(text: str) -> list[Span]:
+    """The sentences an answer may quote: sentence_spans without those addressed to an assistant."""
+    return [(a, b) for a, b in sentence_spans(text) if not addressed_to_assistant(text[a:b])]
+
+
+def without_addressed(text: str) -> str:
+    """The text with every sentence addressed to an assistant cut out (for an LLM's context)."""
+    for a, b in reversed([span for span in sentence_spans(text) if addressed_to_assistant(text[span[0]:span[1]])]):
+        text = text[:a] + text[b:]
+    return text
 
 
 def encode_sentences(spans: Sequence[Span], vectors: Sequence[npt.NDArray[np.float32] | None]) -> Metadata:

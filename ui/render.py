@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from bot.answer import Answer
-from bot.compose import fence
+from bot.compose import fence, md_text
 
 _CITE = re.compile(r"\[(\d+)\]")
 SLACK_TEXT_LIMIT = 3000  # a section block's text
@@ -21,30 +21,23 @@ def to_markdown(answer: Answer) -> str:
     return answer.answer
 
 
-def _md_text(text: str) -> str:
-    """Document text inside markdown: HTML is shown, never interpreted; links and images become text."""
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"(?i)\b(javascript|data|vbscript):", lambda m: m.group(1) + "\u200b:", text)
-    return html.escape(text, quote=False)
-
-
 def to_web_markdown(answer: Answer, answer_id: str = "a") -> str:
     """Markdown for the web chat: escaped points with [n] links to the sources panel, fenced templates
     (the chat adds copy buttons), sources, and the disclaimer as a distinct note."""
-    note = "\n".join(f"> {_md_text(line)}" for line in answer.disclaimer.split("\n"))
+    note = "\n".join(f"> {md_text(line)}" for line in answer.disclaimer.split("\n"))
     if answer.abstained:
-        text = "\n\n".join(_md_text(p) for p in answer.answer.split("\n\n") if not p.startswith(">"))
+        text = "\n\n".join(md_text(p) for p in answer.answer.split("\n\n") if not p.startswith(">"))
         return f"**Not in the knowledge base.** {text}\n\n{note}"
     link = lambda m: f"[\\[{m.group(1)}\\]](#kb-src-{answer_id}-{m.group(1)})"  # noqa: E731
-    parts = [f"_{_md_text(answer.coverage_note)}_"] if answer.coverage_note else []
-    parts.append("\n".join(f"- {_CITE.sub(link, _md_text(p))}" for p in answer.points))
+    parts = [f"_{md_text(answer.coverage_note)}_"] if answer.coverage_note else []
+    parts.append("\n".join(f"- {_CITE.sub(link, md_text(p))}" for p in answer.points))
     if answer.templates:
         parts.append("**Templates**")
         for template in answer.templates:
             citation = answer.citations[template.n - 1]
-            parts.append(f"[{template.n}] {_md_text(citation.label)} ({template.language})\n\n"
+            parts.append(f"[{template.n}] {md_text(citation.label)} ({template.language})\n\n"
                          f"{fence(template.code, template.language)}")
-    sources = "\n".join(f"{c.n}. {_md_text(c.label)} ({_md_text(c.location)})" for c in answer.citations)
+    sources = "\n".join(f"{c.n}. {md_text(c.label)} ({md_text(c.location)})" for c in answer.citations)
     parts += ["**Sources**", sources, note]
     return "\n\n".join(parts)
 
