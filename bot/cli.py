@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
 
         if (question is None) == (batch is None):
             raise QuestionError("give either a QUESTION or --batch FILE")
-        questions = _read_batch(batch) if batch else [question or ""]
+        questions = _read_batch(batch) if batch else [(1, question or "")]
         try:
             filters = Filters(provider=provider.lower() if provider else None)
         except ValidationError as exc:
@@ -48,20 +48,47 @@ def register(app: typer.Typer) -> None:
         bot = load_bot(settings, embedder, answerer_for(settings, embedder))
 
         console = Console()
-        for text in questions:
-            answer = bot.ask(text, k=k, filters=filters)
+        failed = 0
+        for line, text in questions:
+            try:
+                if isinstance(text, QuestionError):
+                    raise text
+                answer = bot.ask(text, k=k, filters=filters)
+            except QuestionError as exc:
+                if batch is None:
+                    raise
+                # One bad line is reported in place; the rest of the batch is still answered.
+                failed += 1
+                where = f"{batch}:{line}"
+                if as_json:
+                    print(json.dumps({"line": line, "question": text[:200] if isinstance(text, str) else None,
+                                      "error": str(exc)}, ensure_ascii=False))
+                else:
+                    console.print(f"[red]error:[/red] {where}: {exc}", highlight=False)
+                continue
             if as_json:
                 print(json.dumps(answer.contract(), ensure_ascii=False))
             else:
                 print_answer(answer, console)
+        if failed:
+            raise typer.Exit(1)
 
 
-def _read_batch(path: Path) -> list[str]:
+def _read_batch(path: Path) -> list[tuple[int, str | QuestionError]]:
+    """(line number, question) for each non-blank line; a line that is not UTF-8 becomes its error."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw = path.read_bytes()
     except OSError as exc:
-        raise QuestionError(f"cannot read {path}: {exc.strerror}") from None
-    questions = [line for line in lines if line.strip()]
+        raise QuestionError(f"cannot read --batch {path}: {exc.strerror}") from None
+    questions: list[tuple[int, str | QuestionError]] = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            questions.append((number, QuestionError(f"not UTF-8 text (byte {exc.start + 1} of the line)")))
+            continue
+        if text.strip():
+            questions.append((number, text))
     if not questions:
-        raise QuestionError(f"{path} has no questions (one per line)")
+        raise QuestionError(f"--batch {path} has no questions (one per line)")
     return questions

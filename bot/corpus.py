@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import os
 import shutil
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,8 @@ from bot.text import TERMS_VERSION, rarest, terms
 from ingest.embed import Vectors
 from ingest.index import IndexStore
 from ingest.sentences import decode_sentences
+
+log = logging.getLogger("kb.corpus")
 
 
 @dataclass(frozen=True)
@@ -151,9 +156,23 @@ def _bm25(corpus: Corpus, cache_dir: Path) -> bm25s.BM25 | None:
         return bm25s.BM25.load(str(folder))
     retriever = bm25s.BM25()
     retriever.index([terms(corpus.search_text(i)) or ["_"] for i in range(len(corpus))], show_progress=False)
-    for old in cache_dir.glob("bm25-*"):
-        shutil.rmtree(old, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    retriever.save(str(folder))
-    ids_file.write_text(json.dumps(corpus.ids))
+    try:
+        _save_bm25(retriever, corpus.ids, cache_dir, folder)
+    except OSError as exc:  # a full or read-only disk costs a rebuild next start, never the answers
+        log.warning("cannot cache the BM25 index in %s: %s", cache_dir, exc)
     return retriever
+
+
+def _save_bm25(retriever: bm25s.BM25, ids: list[str], cache_dir: Path, folder: Path) -> None:
+    """Written beside, then renamed into place: a reader in another process never loads half a cache."""
+    for old in cache_dir.glob("bm25-*"):
+        if ".partial-" not in old.name or old.stat().st_mtime < time.time() - 3600:  # not another's live write
+            shutil.rmtree(old, ignore_errors=True)
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    partial.mkdir(parents=True, exist_ok=True)
+    retriever.save(str(partial))
+    (partial / "chunk_ids.json").write_text(json.dumps(ids))
+    try:
+        os.replace(partial, folder)
+    except OSError:  # another process cached the same version first
+        shutil.rmtree(partial, ignore_errors=True)

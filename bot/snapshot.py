@@ -85,12 +85,17 @@ class Watcher:
         """One look at the head; True when a new snapshot was swapped in."""
         try:
             swapped = self._poll()
-            self.error = ""
-            return swapped
         except Exception as exc:  # any failure to read keeps the snapshot being served
-            self.error = f"{type(exc).__name__}: {exc}"
-            log.warning("cannot read the index for reloading: %s", self.error)
+            error = f"{type(exc).__name__}: {exc}"
+            if error != self.error:  # once per new problem, not once a second
+                log.warning("cannot read the index for reloading (still serving version %s): %s",
+                            getattr(self.current(), "version", None), error)
+            self.error = error
             return False
+        if self.error:
+            log.warning("the index can be read again")
+        self.error = ""
+        return swapped
 
     def _poll(self) -> bool:
         self.head = head = read_head(self.settings, self.embedder)

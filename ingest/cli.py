@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ingest.errors import KBError
+from ingest.errors import KBError, SettingsError, is_disk_full
 from ingest.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -28,13 +29,21 @@ PLUGINS = ("bot.cli", "ui.cli", "evals.cli")
 
 def build_settings(source: list[Path] | None = None, index: Path | None = None, **extra: Any) -> Settings:
     """Settings from the environment, with command-line flags taking precedence."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = "KB_" + "__".join(str(p) for p in first["loc"]).upper()
+        raise SettingsError(f"{variable}={first.get('input')!r}: {first['msg']}; fix or unset it") from None
     update: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
     if source:
         update["sources"] = source
     if index is not None:
         update["index_dir"] = index
-    return settings.model_copy(update=update)
+    settings = settings.model_copy(update=update)
+    if settings.index_dir.exists() and not settings.index_dir.is_dir():
+        raise SettingsError(f"--index {settings.index_dir} is a file; give the index folder (created if missing)")
+    return settings
 
 
 def make_embedder(settings: Settings) -> Any:
@@ -110,22 +119,39 @@ def _register_plugins() -> None:
 
 
 def main() -> None:
+    """Run the CLI; every error a user can cause is one line and an exit code (KB_DEBUG=1: the traceback).
+
+    Exit codes: 1 unexpected failure, 2 usage or environment error, 3 index locked, 4 disk full,
+    130 interrupted. This is the composition root, so it alone reads KB_DEBUG from the environment.
+    """
     _register_plugins()
     try:
-        app(standalone_mode=False)
-    except KBError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n
+        sys.exit(code if isinstance(code, int) else 0)
     except (typer.Exit, SystemExit) as exc:
         sys.exit(getattr(exc, "exit_code", None) or getattr(exc, "code", 0))
-    except Exception as exc:  # click usage errors and friends
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+    except Exception as exc:
+        if os.environ.get("KB_DEBUG"):
+            raise
+        message, code = _one_line(exc)
+        if message:  # `kb` alone has printed its help already
+            err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
+        sys.exit(code)
 
 
+def _one_line(exc: Exception) -> tuple[str, int]:
+    if isinstance(exc, KBError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, typer.Abort):
+        return "interrupted", 130
+    if isinstance(exc, typer.TyperException):  # usage errors: bad option, bad value, missing argument
+        context = getattr(exc, "ctx", None)
+        command = context.command_path if context is not None else "kb"
+        detail = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        return (f"{detail} (see `{command} --help`)" if detail else ""), 2
+    if is_disk_full(exc):
+        return "the disk is full; free some space and run the command again (the index is left consistent)", 4
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"cannot use{where}: {exc.strerror or exc}", 2
+    return f"unexpected {type(exc).__name__}: {exc} (run with KB_DEBUG=1 for the traceback)", 1

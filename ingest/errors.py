@@ -1,6 +1,7 @@
 """Errors a user can act on.
 
 KBError
+ ├── SettingsError        a KB_* variable or a flag has a value that cannot work
  ├── SourceError          a source folder or file cannot be used
  ├── FrontMatterError     a document's front matter is invalid (file and field named)
  ├── RulesError           kb/exclude.yaml is malformed
@@ -8,6 +9,7 @@ KBError
  │    ├── IndexMismatchError   built with another embedding model or schema
  │    ├── IndexLockedError     another ingest holds the lock
  │    └── DestructiveIngestError  an ingest would drop most of the index (exit 2; --prune allows it)
+ ├── DiskFullError        the disk filled up while writing (exit 4; the next run finishes the work)
  ├── ModelError           the embedding model cannot be loaded
  ├── QuestionError        a question is empty or too long
  └── EvalGateError        `kb eval --check` found a failed gate or a significant drop (exit 1)
@@ -15,11 +17,17 @@ KBError
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class KBError(Exception):
     """Base class; the CLI prints the message on one line and exits with `exit_code`."""
 
     exit_code = 2
+
+
+class SettingsError(KBError):
+    pass
 
 
 class SourceError(KBError):
@@ -50,6 +58,10 @@ class DestructiveIngestError(IndexError_):
     exit_code = 2
 
 
+class DiskFullError(KBError):
+    exit_code = 4
+
+
 class ModelError(KBError):
     pass
 
@@ -60,3 +72,30 @@ class QuestionError(KBError):
 
 class EvalGateError(KBError):
     exit_code = 1
+
+
+LOW_SPACE_BYTES = 32 * 1024 * 1024
+
+
+def is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
+    """Whether a failure (from the OS, SQLite or Chroma's own storage) comes down to a full disk.
+    Chroma's compaction errors do not say so, hence the look at the free space of `folder`."""
+    import errno
+    import shutil
+
+    if folder is not None:
+        try:
+            if shutil.disk_usage(folder).free < LOW_SPACE_BYTES:
+                return True
+        except OSError:
+            pass
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(seen).lower()
+        if "no space left" in text or "disk is full" in text or "database or disk is full" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -71,7 +71,11 @@ def open_client(settings: Settings) -> ClientAPI:
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if not settings.chroma_url:
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+        try:
+            return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+        except Exception:
+            _forget_broken_system(str(settings.chroma_dir))
+            raise
     url = urlparse(settings.chroma_url)
     if url.scheme not in ("http", "https") or not url.hostname:
         raise IndexError_(f"KB_CHROMA_URL={settings.chroma_url!r} is not an http(s) URL such as "
@@ -81,6 +85,16 @@ def open_client(settings: Settings) -> ClientAPI:
                                    ssl=url.scheme == "https", settings=chroma_settings)
     except Exception as exc:  # chromadb raises plain exceptions for connection problems
         raise IndexError_(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+
+
+def _forget_broken_system(path: str) -> None:
+    """Chroma caches one system per folder, even one whose start failed (a full disk): drop it, so the
+    next open tries afresh instead of failing for the life of the process."""
+    with contextlib.suppress(Exception):  # private API; without it only a restart recovers
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(path, None)
+        SharedSystemClient._identifier_to_refcount.pop(path, None)
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[slice]:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from ingest.chunk import Chunker, ChunkLimits
 from ingest.clean import RuleSet, load_rules, remove_non_knowledge
 from ingest.embed import Embedder
-from ingest.errors import DestructiveIngestError, IndexLockedError
+from ingest.errors import DestructiveIngestError, DiskFullError, IndexLockedError, KBError, is_disk_full
 from ingest.hostile import addressed_to_assistant
 from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry
 from ingest.load import load_documents
@@ -108,11 +108,21 @@ class Ingestor:
 
     def _run_locked(self, rebuild: bool) -> IngestReport:
         started = time.perf_counter()
-        store = IndexStore.open(self.settings, self.embedder.name)
+        store: IndexStore | None = None
         try:
+            store = IndexStore.open(self.settings, self.embedder.name)
             report = self._ingest(store, rebuild)
+        except KBError:
+            raise
+        except Exception as exc:
+            if is_disk_full(exc, self.settings.index_dir):
+                raise DiskFullError(f"the disk holding {self.settings.index_dir} is full ({type(exc).__name__}: "
+                                    f"{exc}); free some space and run `kb ingest` again: it finishes the "
+                                    "interrupted work, and the index serves its last version meanwhile") from exc
+            raise
         finally:
-            store.close()
+            if store is not None:
+                store.close()
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
                                       "(a button click carries the whole message, tens of KB)")
     queue_size: int = Field(32, ge=1, description="web UI requests waiting beyond this are refused")
     concurrency: int = Field(2, ge=1, description="web UI answers computed at once")
+    feedback_max_rows: int = Field(100_000, ge=1, description="answers kept for feedback; the oldest are dropped")
     reload_seconds: float = Field(1.0, ge=0, description="how often `kb serve` checks the index for a newly "
                                   "published version (0: never; serve what was loaded at start)")
     slack_bot_token: str = Field("", validation_alias=AliasChoices("SLACK_BOT_TOKEN", "KB_SLACK_BOT_TOKEN"))

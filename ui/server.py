@@ -26,7 +26,7 @@ def _auth(setting: str) -> tuple[str, str] | None:
 
 def build_app(bot: Bot, feedback: FeedbackStore | None = None, slack_client: Any = None) -> FastAPI:
     settings = bot.settings
-    feedback = feedback or FeedbackStore(settings.feedback_db)
+    feedback = feedback or FeedbackStore(settings.feedback_db, settings.feedback_max_rows)
     app = FastAPI(title="serverless-kb", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
     app.include_router(api_router(bot, feedback))
     from ui.slack import build_slack_app, slack_router

@@ -30,6 +30,27 @@ def test_missing_source_folder_exits_2_with_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
 
 
+@pytest.mark.parametrize(("args", "env", "expected"), [
+    (["ask", "--k", "0", "hi"], {}, "Invalid value for '--k'"),
+    (["ask", "--bogus", "hi"], {}, "No such option: --bogus"),
+    (["serve", "--port", "abc"], {}, "Invalid value for '--port'"),
+    (["stats"], {"KB_PORT": "abc"}, "KB_PORT='abc'"),
+    (["stats", "--index", "Makefile"], {}, "--index Makefile is a file"),
+    (["ask", "--batch", "no-such-file.txt"], {}, "cannot read --batch no-such-file.txt"),
+])
+def test_usage_and_environment_errors_are_one_line_exit_2(args: list[str], env: dict[str, str],
+                                                          expected: str) -> None:
+    result = kb(*args, env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_kb_debug_shows_the_traceback() -> None:
+    result = kb("stats", env={"KB_PORT": "abc", "KB_DEBUG": "1"})
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
 @pytest.mark.integration
 def test_ingest_json_then_stats_json(tmp_path: Path) -> None:
     source = tmp_path / "docs"
@@ -54,6 +75,13 @@ def test_ingest_json_then_stats_json(tmp_path: Path) -> None:
     assert plan.returncode == 0 and "would remove table.md" in plan.stdout, plan.stderr
     assert "without --prune, this ingest would remove 7" in plan.stderr
     assert json.loads(kb("stats", "--index", str(tmp_path / "idx"), "--json").stdout)["documents"] == 7
+    batch = tmp_path / "questions.txt"
+    batch.write_bytes(b"How should a table of limits be read?\n\xff\xfe broken\n" + b"x" * 5000 + b"\nWhat is a DLQ?\n")
+    asked = kb("ask", "--batch", str(batch), "--index", str(tmp_path / "idx"), "--json")
+    rows = [json.loads(line) for line in asked.stdout.splitlines()]
+    assert asked.returncode == 1 and len(rows) == 4, asked.stderr
+    assert [r.get("line") for r in rows] == [None, 2, 3, None] and "not UTF-8" in rows[1]["error"]
+    assert "limit" in rows[2]["error"] and rows[3]["question"] == "What is a DLQ?"
 
 
 def test_ingest_against_a_real_chroma_server(settings: Settings, chroma_server: str) -> None:
