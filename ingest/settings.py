@@ -85,11 +85,17 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="KB_HOST: the server binds here; loopback by default")
     port: int = Field(7860, ge=1, le=65535)
     api_token: str = Field("", description="KB_API_TOKEN: bearer token required by /api/ask when set")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="KB_CORS_ORIGINS=https://a.example,https://b.example: origins allowed "
+        "cross-origin access; empty (the default) allows none")
     ui_auth: str = Field("", description="KB_UI_AUTH=user:pass protects the web UI when set")
     max_body_bytes: int = Field(16_384, ge=1024, description="request body limit for /api/ask")
     slack_max_body_bytes: int = Field(262_144, ge=1024, description="request body limit for /slack/events "
                                       "(a button click carries the whole message, tens of KB)")
     queue_size: int = Field(32, ge=1, description="web UI requests waiting beyond this are refused")
+    api_waiting: int = Field(8, ge=0, description="/api/ask requests that may wait for an answer slot; "
+                             "beyond them, 503 with Retry-After")
+    api_max_wait: float = Field(2.0, gt=0, description="seconds an /api/ask request may wait for a slot before 503")
     concurrency: int = Field(2, ge=1, description="web UI answers computed at once")
     feedback_max_rows: int = Field(100_000, ge=1, description="answers kept for feedback; the oldest are dropped")
     reload_seconds: float = Field(1.0, ge=0, description="how often `kb serve` checks the index for a newly "
@@ -97,6 +103,13 @@ class Settings(BaseSettings):
     slack_bot_token: str = Field("", validation_alias=AliasChoices("SLACK_BOT_TOKEN", "KB_SLACK_BOT_TOKEN"))
     slack_signing_secret: str = Field("", validation_alias=AliasChoices("SLACK_SIGNING_SECRET",
                                                                         "KB_SLACK_SIGNING_SECRET"))
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("sources", mode="before")
     @classmethod

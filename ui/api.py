@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.chain import Bot
 from bot.retrieve import Filters
 from ingest.errors import KBError
+from ui.admission import Admission, Overloaded
 from ui.feedback import FeedbackStore
 from ui.limits import read_limited
+from ui.security import bearer_ok
 
 
 class AskBody(BaseModel):
@@ -27,6 +29,23 @@ class AskBody(BaseModel):
     history: list[str] = Field(default_factory=list, max_length=20)
 
 
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:\\.|[^"\\])*"')
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply arrays and objects nest (strings skipped), found before parsing: a thousand `[` must not
+    reach the parser's recursion."""
+    depth = deepest = 0
+    for byte in _JSON_STRING.sub(b"", raw):
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -34,26 +53,31 @@ def _error(status: int, message: str) -> JSONResponse:
 def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
     settings = bot.settings
     router = APIRouter(prefix="/api")
-    answer_lock = asyncio.Semaphore(settings.concurrency)
+    admission = Admission(settings.concurrency, settings.api_waiting, settings.api_max_wait)
 
     @router.post("/ask")
     async def ask(request: Request) -> JSONResponse:
-        if settings.api_token:
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given.encode(), settings.api_token.encode()):
-                return _error(401, "missing or wrong bearer token (Authorization: Bearer <KB_API_TOKEN>)")
+        if settings.api_token and not bearer_ok(request.headers.get("authorization", ""), settings.api_token):
+            return _error(401, "missing or wrong bearer token (Authorization: Bearer <KB_API_TOKEN>)")
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return _error(415, "send the question as JSON with Content-Type: application/json")
         raw = await read_limited(request, settings.max_body_bytes)
         if raw is None:
             return _error(413, f"request body is over the {settings.max_body_bytes:,}-byte limit")
+        if json_depth(raw) > MAX_JSON_DEPTH:
+            return _error(422, f"invalid request: JSON nested deeper than {MAX_JSON_DEPTH} levels")
         try:
             body = AskBody.model_validate(json.loads(raw or b"null"))
         except (ValueError, ValidationError) as exc:
             return _error(422, f"invalid request: {_first_error(exc)}")
         try:
-            async with answer_lock:
+            async with admission.slot():
+                if await request.is_disconnected():
+                    return _error(499, "client closed the request")  # nobody to answer; skip the work
                 answer = await asyncio.to_thread(bot.ask, body.question, body.history, body.k, body.filters)
+        except Overloaded as exc:
+            return JSONResponse({"error": f"busy ({exc}); retry in {exc.retry_after} s"}, status_code=503,
+                                headers={"Retry-After": str(exc.retry_after)})
         except KBError as exc:
             return _error(400, str(exc))
         payload: dict[str, Any] = answer.contract()
@@ -61,8 +85,9 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
         return JSONResponse(payload)
 
     @router.get("/health")
-    async def health() -> JSONResponse:
-        """200 while the served snapshot is current or being replaced; 503 when the index cannot be read."""
+    async def health(request: Request) -> JSONResponse:
+        """200 while the served snapshot is current or being replaced; 503 when the index cannot be read.
+        With a token configured, only a caller that presents it sees more than the status."""
         snapshot = bot.served
         watcher = bot.watcher
         metas = snapshot.corpus.metas if snapshot else []
@@ -78,7 +103,10 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
                    "templates": sum(m["kind"] == "template" for m in metas), "answerer": bot.answerer.mode}
         if error:
             payload["error"] = error
-        return JSONResponse(payload, status_code=503 if status == "unavailable" else 200)
+        code = 503 if status == "unavailable" else 200
+        if settings.api_token and not bearer_ok(request.headers.get("authorization", ""), settings.api_token):
+            return JSONResponse({"status": status}, status_code=code)
+        return JSONResponse(payload, status_code=code)
 
     return router
 

@@ -44,19 +44,13 @@ def register(app: typer.Typer) -> None:
               host: str | None = typer.Option(None, "--host", help="bind address (KB_HOST; default 127.0.0.1)"),
               port: int | None = typer.Option(None, "--port", help="port (KB_PORT; default 7860)")) -> None:
         """Serve the web chat at /, the JSON API at /api and the Slack bot at /slack/events."""
-        import uvicorn
-
         from bot.chain import load_bot
         from bot.llm import answerer_for
-        from ui.server import build_app
+        from ui.server import serve as run_server
 
         settings = build_settings(source, index, host=host, port=port)
         embedder = make_embedder(settings)
-        bot = load_bot(settings, embedder, answerer_for(settings, embedder))
-        if settings.reload_seconds:
-            bot.watch(settings.reload_seconds)
-        print(f"serving on http://{settings.host}:{settings.port}", file=sys.stderr)
-        uvicorn.run(build_app(bot), host=settings.host, port=settings.port, log_level="warning")
+        run_server(load_bot(settings, embedder, answerer_for(settings, embedder)))
 
     @feedback_app.command("export")
     def export(index: Path | None = IndexOpt,

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import gradio as gr
+import uvicorn
 from fastapi import FastAPI
 
 from bot.chain import Bot
 from ui.api import api_router
 from ui.feedback import FeedbackStore
+from ui.security import secure
 from ui.web import CSS, HEAD, build_web
 
 
@@ -27,7 +34,11 @@ def _auth(setting: str) -> tuple[str, str] | None:
 def build_app(bot: Bot, feedback: FeedbackStore | None = None, slack_client: Any = None) -> FastAPI:
     settings = bot.settings
     feedback = feedback or FeedbackStore(settings.feedback_db, settings.feedback_max_rows)
-    app = FastAPI(title="serverless-kb", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
+    # With auth on, the API description is not public either.
+    public_docs = not (settings.api_token or settings.ui_auth)
+    app = FastAPI(title="serverless-kb", docs_url="/api/docs" if public_docs else None,
+                  openapi_url="/api/openapi.json" if public_docs else None, redoc_url=None)
+    secure(app, settings.cors_origins)
     app.include_router(api_router(bot, feedback))
     from ui.slack import build_slack_app, slack_router
 
@@ -37,3 +48,39 @@ def build_app(bot: Bot, feedback: FeedbackStore | None = None, slack_client: Any
     mounted: FastAPI = gr.mount_gradio_app(app, blocks, path="", auth=_auth(settings.ui_auth), css=CSS, head=HEAD,
                                            footer_links=[], show_error=False)
     return mounted
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, with a second SIGTERM (not only a second Ctrl-C) meaning "stop now"."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit:
+            os._exit(128 + sig)  # in-flight answers are dropped; SQLite's WAL keeps feedback intact
+        super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn re-raises the signal once drained, which would kill the process before `serve`
+        # closes the feedback database; the shutdown is finished by returning instead.
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
+
+
+def serve(bot: Bot, grace_seconds: int = 10) -> None:
+    """Serve until SIGTERM or Ctrl-C: stop accepting, finish in-flight answers (up to `grace_seconds`),
+    stop following the index and close the feedback database. A second signal exits at once."""
+    settings = bot.settings
+    feedback = FeedbackStore(settings.feedback_db, settings.feedback_max_rows)
+    if settings.reload_seconds:
+        bot.watch(settings.reload_seconds)
+    config = uvicorn.Config(build_app(bot, feedback), host=settings.host, port=settings.port, log_level="warning",
+                            timeout_graceful_shutdown=grace_seconds)
+    print(f"serving on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
+    try:
+        _Server(config).run()
+    finally:
+        if bot.watcher is not None:
+            bot.watcher.stop()
+        feedback.close()
+        print("stopped", file=sys.stderr, flush=True)

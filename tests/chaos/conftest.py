@@ -25,11 +25,12 @@ QUESTIONS = ["How many times should a failed message be retried before the DLQ?"
              "What does a cold start cost?"]
 
 
+HASHING: dict[str, Any] = {"embedding_model": "test:hashing", "max_chunk_tokens": 64, "target_chunk_tokens": 48}
+
+
 def hashing_settings(base: Path, chroma_url: str = "", collection: str = "serverless-kb") -> Settings:
     """The test knowledge base (copied under base) indexed with the hashing embedder."""
-    return fixture_settings(base).model_copy(update={
-        "embedding_model": "test:hashing", "max_chunk_tokens": 64, "target_chunk_tokens": 48,
-        "chroma_url": chroma_url, "collection": collection})
+    return fixture_settings(base).model_copy(update={**HASHING, "chroma_url": chroma_url, "collection": collection})
 
 
 def run_ingest(settings: Settings, *flags: str, sources: list[Path] | None = None
