@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run ingest stats test lint bench eval clean
+.PHONY: install run ingest stats test lint bench chaos eval clean
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ test: install lint
 
 bench: install
 	$(BIN)/python -m evals.bench
+
+# The chaos suite (also part of `make test`), then load figures against the kb/ index.
+chaos: ingest
+	$(BIN)/python -m pytest tests/chaos
+	$(BIN)/python -m evals.bench --load-only
 
 eval: install
 	$(BIN)/kb ingest

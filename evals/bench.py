@@ -6,6 +6,7 @@ the same machine, so it means something on a slow CI box too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,13 +110,11 @@ def bench_cold_ask(settings: Settings) -> float:
     return time.perf_counter() - started
 
 
-def bench_load(settings: Settings, clients: int = 16, seconds: float = 30.0) -> dict[str, Any]:
-    """`kb serve` in its own process, and concurrent /api/ask clients on loopback for a fixed time."""
+@contextlib.contextmanager
+def kb_server(settings: Settings) -> Iterator[str]:
+    """`kb serve` in its own process on a free loopback port; yields its URL."""
     import socket
-    import threading
     import urllib.request
-
-    import httpx
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -133,38 +133,76 @@ def bench_load(settings: Settings, clients: int = 16, seconds: float = 30.0) -> 
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("kb serve did not start") from None
                 time.sleep(0.5)
-        latencies: list[float] = []
-        errors: list[str] = []
-        stop = time.monotonic() + seconds
-
-        def client(offset: int) -> None:
-            with httpx.Client(base_url=url, timeout=60) as http:
-                i = offset
-                while time.monotonic() < stop:
-                    started = time.perf_counter()
-                    response = http.post("/api/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]})
-                    if response.status_code == 200:
-                        latencies.append((time.perf_counter() - started) * 1000)
-                    else:
-                        errors.append(str(response.status_code))
-                    i += 1
-
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
+        yield url
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {"requests": len(latencies), "errors": len(errors), "rps": len(latencies) / elapsed,
-            "p50": _pct(latencies, 0.5), "p95": _pct(latencies, 0.95), "clients": clients, "seconds": elapsed}
+
+
+def bench_load(url: str, clients: int = 16, seconds: float = 20.0) -> dict[str, Any]:
+    """Concurrent /api/ask clients in a closed loop for a fixed time: answers, refusals (503) and
+    how long every request took, answered or refused."""
+    import threading
+
+    import httpx
+
+    answered: list[float] = []
+    everything: list[float] = []
+    statuses: dict[int, int] = {}
+    stop = time.monotonic() + seconds
+
+    def client(offset: int) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            i = offset
+            while time.monotonic() < stop:
+                started = time.perf_counter()
+                response = http.post("/api/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]})
+                took = (time.perf_counter() - started) * 1000
+                everything.append(took)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                if response.status_code == 200:
+                    answered.append(took)
+                elif response.status_code == 503:
+                    time.sleep(float(response.headers.get("retry-after", "1")))  # as a polite client does
+                i += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {"requests": len(answered), "statuses": statuses, "rps": len(answered) / elapsed,
+            "p50": _pct(answered, 0.5), "p95": _pct(answered, 0.95), "slowest": max(everything, default=0.0),
+            "clients": clients, "seconds": elapsed}
+
+
+def print_load(load: dict[str, Any]) -> None:
+    refused = load["statuses"].get(503, 0)
+    other = sum(n for code, n in load["statuses"].items() if code not in (200, 503))
+    print(f"== load: {load['clients']} concurrent /api/ask clients, {load['seconds']:.0f} s, loopback")
+    print(f"throughput                 {load['rps']:.1f} answers/s ({load['requests']} answers)")
+    print(f"answered p50 / p95         {load['p50']:.0f} / {load['p95']:.0f} ms")
+    print(f"refused (503, Retry-After) {refused}")
+    print(f"slowest request            {load['slowest']:.0f} ms   (target <= 2000)")
+    print(f"other errors               {other}   (target 0)")
+
+
+def load_only() -> None:
+    """`make chaos`: the load figures against the index `make ingest` built."""
+    with kb_server(Settings()) as url:
+        print_load(bench_load(url, 16))
+        print("   (target: p95 < 1000 ms with 16 clients)")
+        print_load(bench_load(url, 64))
+        print("   (target: the excess is refused with 503; no request waits over 2 s)")
 
 
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if "--load-only" in sys.argv[1:]:
+        load_only()
+        return
     base = Settings()
     embedder = SentenceTransformerEmbedder(base.embedding_model, base.embed_batch_size)
     work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
@@ -185,11 +223,11 @@ def main() -> None:
         print(f"encode + 1 Chroma query    {ask['baseline_p50']:.1f} / {ask['baseline_p95']:.1f} ms")
         print(f"ratio ask/baseline p50     {ask['p50'] / ask['baseline_p50']:.2f}   (target <= 2.5)")
         print(f"cold `kb ask` wall time    {bench_cold_ask(ing['settings']):.2f} s")
-        load = bench_load(ing["settings"])
-        print(f"== load: {load['clients']} concurrent /api/ask clients, {load['seconds']:.0f} s, loopback")
-        print(f"throughput                 {load['rps']:.1f} answers/s ({load['requests']} answers)")
-        print(f"latency p50 / p95          {load['p50']:.0f} / {load['p95']:.0f} ms")
-        print(f"errors                     {load['errors']}   (target 0)")
+        with kb_server(ing["settings"]) as url:
+            print_load(bench_load(url, 16))
+            print("   (target: p95 < 1000 ms with 16 clients)")
+            print_load(bench_load(url, 64))
+            print("   (target: the excess is refused with 503; no request waits over 2 s)")
         print(f"peak memory (this process) {_peak_mb():.0f} MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)

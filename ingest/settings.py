@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     slack_max_body_bytes: int = Field(262_144, ge=1024, description="request body limit for /slack/events "
                                       "(a button click carries the whole message, tens of KB)")
     queue_size: int = Field(32, ge=1, description="web UI requests waiting beyond this are refused")
-    api_waiting: int = Field(8, ge=0, description="/api/ask requests that may wait for an answer slot; "
+    api_waiting: int = Field(16, ge=0, description="/api/ask requests that may wait for an answer slot; "
                              "beyond them, 503 with Retry-After")
     api_max_wait: float = Field(2.0, gt=0, description="seconds an /api/ask request may wait for a slot before 503")
     concurrency: int = Field(2, ge=1, description="web UI answers computed at once")
