@@ -90,6 +90,7 @@ class Settings(BaseSettings):
         "cross-origin access; empty (the default) allows none")
     ui_auth: str = Field("", description="KB_UI_AUTH=user:pass protects the web UI when set")
     max_body_bytes: int = Field(16_384, ge=1024, description="request body limit for /api/ask")
+    max_request_bytes: int = Field(1_048_576, ge=1024, description="body limit for every other route (the web UI's)")
     slack_max_body_bytes: int = Field(262_144, ge=1024, description="request body limit for /slack/events "
                                       "(a button click carries the whole message, tens of KB)")
     queue_size: int = Field(32, ge=1, description="web UI requests waiting beyond this are refused")

@@ -56,6 +56,38 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class BodyLimit:
+    """No route (Gradio's included) reads more than `limit` bytes: a declared larger body gets 413
+    unread, and a streamed one is cut off (the app sees the client disconnect) once it passes."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            response = JSONResponse({"error": f"request body is over the {self.limit:,}-byte limit"},
+                                    status_code=413)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counted, send)
+
+
 class LoginThrottle:
     """After `attempts` failed logins from one address within `window` seconds, further login
     attempts from it get 429 until the window has passed."""
@@ -90,10 +122,11 @@ class LoginThrottle:
         await self.app(scope, receive, watch)
 
 
-def secure(app: FastAPI, cors_origins: list[str]) -> None:
+def secure(app: FastAPI, cors_origins: list[str], max_request_bytes: int) -> None:
     """Install the defaults. CORS: only the listed origins; with none, no cross-origin access at all
     (Gradio stands back from its own localhost CORS when the parent app configures CORS)."""
     app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_credentials=bool(cors_origins),
                        allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
     app.add_middleware(LoginThrottle)
+    app.add_middleware(BodyLimit, limit=max_request_bytes)
     app.add_middleware(SecurityHeaders)

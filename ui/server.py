@@ -38,7 +38,8 @@ def build_app(bot: Bot, feedback: FeedbackStore | None = None, slack_client: Any
     public_docs = not (settings.api_token or settings.ui_auth)
     app = FastAPI(title="serverless-kb", docs_url="/api/docs" if public_docs else None,
                   openapi_url="/api/openapi.json" if public_docs else None, redoc_url=None)
-    secure(app, settings.cors_origins)
+    secure(app, settings.cors_origins, max(settings.max_request_bytes, settings.max_body_bytes,
+                                           settings.slack_max_body_bytes))
     app.include_router(api_router(bot, feedback))
     from ui.slack import build_slack_app, slack_router
 

@@ -82,3 +82,10 @@ def test_deeply_nested_json_is_refused_before_parsing(make_client) -> None:  # t
     fine = client.post("/api/ask", content=b'{"question": "[[[[[[ ' + b"[" * 60 + b' ?"}',
                        headers={"Content-Type": "application/json"})
     assert fine.status_code in (200, 400), "brackets inside strings do not count"
+
+
+def test_every_route_has_a_body_limit(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(max_request_bytes=4096, max_body_bytes=2048, slack_max_body_bytes=2048)
+    for path in ("/gradio_api/queue/join", "/login", "/api/ask"):
+        response = client.post(path, content=b"x" * 10_000, headers={"Content-Type": "application/json"})
+        assert response.status_code == 413, path
