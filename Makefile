@@ -12,11 +12,13 @@ export ANONYMIZED_TELEMETRY := False
 install: $(STAMP)
 
 # torch first: the local CPU wheel satisfies sentence-transformers, so pip never pulls CUDA builds.
+# Then the embedding model is exported to ONNX once (verified), so no command imports torch.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ingest.onnx
 	touch $(STAMP)
 
 ingest: install

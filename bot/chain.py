@@ -1,12 +1,16 @@
-"""The answer chain: clean → contextualise → retrieve → judge → compose, as a LangChain runnable."""
+"""The answer chain: clean → contextualise → retrieve → judge → compose, as a LangChain runnable.
+
+`Bot.ask` runs the same three steps directly: the runnable adds tracing hooks, not behaviour,
+and importing LangChain's runnables costs a third of a second of every one-shot `kb ask`.
+`Bot.chain()` builds the runnable (importing LangChain then) for callers who compose it.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.answer import Answer, Timings
@@ -20,6 +24,9 @@ from bot.scope import Verdict, coverage_gap, judge, with_coverage_note
 from bot.snapshot import Snapshot, Watcher, load_snapshot
 from ingest.embed import Embedder
 from ingest.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import Runnable
 
 
 class AskRequest(BaseModel):
@@ -114,9 +121,11 @@ class Bot:
     def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
             filters: Filters | None = None) -> Answer:
         request = AskRequest(question=question, history=list(history), k=k, filters=filters or Filters())
-        return self.chain().invoke(request)
+        return self._compose(self._retrieve(self._prepare(request)))
 
     def chain(self) -> Runnable[AskRequest, Answer]:
+        from langchain_core.runnables import RunnableLambda
+
         return RunnableLambda(self._prepare) | RunnableLambda(self._retrieve) | RunnableLambda(self._compose)
 
     @staticmethod

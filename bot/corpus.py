@@ -12,13 +12,13 @@ import logging
 import math
 import os
 import shutil
+import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import bm25s
 import numpy as np
 
 from bot.text import TERMS_VERSION, rarest, terms
@@ -27,6 +27,27 @@ from ingest.index import IndexStore
 from ingest.sentences import decode_sentences
 
 log = logging.getLogger("kb.corpus")
+
+
+def _import_bm25s() -> Any:
+    """bm25s imports numba when it is installed (ranx brings it for the evals) for a backend this
+    project never uses; that costs a fifth of a second of every `kb ask`. Hide numba while bm25s
+    loads; anything importing numba later gets it as usual."""
+    if "numba" in sys.modules or "bm25s" in sys.modules:
+        import bm25s
+        return bm25s
+    sys.modules["numba"] = None  # type: ignore[assignment]  # `import numba` now raises ImportError
+    try:
+        import bm25s
+    finally:
+        del sys.modules["numba"]
+    return bm25s
+
+
+if TYPE_CHECKING:
+    import bm25s
+else:
+    bm25s = _import_bm25s()
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,9 @@ from __future__ import annotations
 import concurrent.futures
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
 
 from bot.answer import Answer
 from bot.chain import Answerer, ExtractiveAnswerer
@@ -27,6 +25,10 @@ from ingest.embed import Embedder
 from ingest.errors import KBError
 from ingest.sentences import without_addressed
 from ingest.settings import Settings
+
+if TYPE_CHECKING:  # LangChain is imported only when an LLM is configured: a third of a second otherwise
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import HumanMessage, SystemMessage
 
 MAX_SOURCES = 6
 SUPPORT = 0.5  # calibrated support threshold: content-word recall or cosine, whichever is larger
@@ -45,6 +47,8 @@ class Claim:
 
 
 def build_messages(question: str, evidence: list[tuple[str, str]]) -> list[SystemMessage | HumanMessage]:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
     blocks = "\n\n".join(f"<source n=\"{i}\" section=\"{section}\">\n{text}\n</source>"
                          for i, (section, text) in enumerate(evidence, start=1))
     return [SystemMessage(SYSTEM), HumanMessage(f"Sources:\n\n{blocks}\n\nQuestion: {question}")]
@@ -132,6 +136,8 @@ def chat_model(spec: str, timeout: float) -> BaseChatModel:
                       f"({exc})") from None
     except ValueError as exc:
         raise KBError(f"KB_LLM={spec!r}: {exc}") from None
+    from langchain_core.language_models import BaseChatModel
+
     if not isinstance(model, BaseChatModel):
         raise KBError(f"KB_LLM={spec!r} did not give a chat model")
     return model

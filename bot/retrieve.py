@@ -13,9 +13,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from bot.corpus import Corpus
@@ -251,23 +248,3 @@ class HybridRetriever:
                     out.append(replace(hit, row=row, score=hit.score * 0.9, dense=min(hit.dense, cos),
                                        companion=True))
         return out
-
-
-class KBRetriever(BaseRetriever):
-    """The hybrid retriever as a LangChain retriever, so it composes with LCEL."""
-
-    engine: Any
-    k: int = 6
-    filters: Filters = Filters()
-    mode: Mode = "hybrid"
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        engine: HybridRetriever = self.engine
-        retrieval = engine.search(query, self.k, self.filters, self.mode)
-        corpus = engine.corpus
-        return [
-            Document(page_content=corpus.texts[h.row], id=corpus.ids[h.row],
-                     metadata={**corpus.metas[h.row], "score": h.score, "dense": h.dense, "lexical": h.lexical,
-                               "companion": h.companion})
-            for h in retrieval.hits
-        ]

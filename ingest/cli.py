@@ -47,11 +47,16 @@ def build_settings(source: list[Path] | None = None, index: Path | None = None, 
 
 
 def make_embedder(settings: Settings) -> Any:
-    from ingest.embed import SentenceTransformerEmbedder
-
+    """The ONNX encoder (no torch) when the model allows it, else sentence-transformers."""
     # No hub downloads at run time: the model comes from a package or a local path.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from ingest.onnx import OnnxEmbedder, onnx_supported
+
+    if settings.embedding_backend == "onnx" and onnx_supported(settings.embedding_model):
+        return OnnxEmbedder(settings.embedding_model, settings.model_cache_dir, settings.embed_batch_size)
+    from ingest.embed import SentenceTransformerEmbedder
+
     return SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
 
 

@@ -47,6 +47,14 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def read_max_tokens(path: str) -> int:
+    """The model's sequence limit from its sentence-transformers config, without loading it."""
+    config = Path(path) / "sentence_bert_config.json"
+    if config.is_file():
+        return int(json.loads(config.read_text()).get("max_seq_length", 256))
+    return 256
+
+
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 by default; any sentence-transformers model name or path works."""
 
@@ -59,9 +67,8 @@ class SentenceTransformerEmbedder:
         self.max_tokens = self._read_max_tokens()
 
     def _read_max_tokens(self) -> int:
-        config = Path(self._path) / "sentence_bert_config.json"
-        if config.is_file():
-            return int(json.loads(config.read_text()).get("max_seq_length", 256))
+        if (Path(self._path) / "sentence_bert_config.json").is_file():
+            return read_max_tokens(self._path)
         return int(self.model.max_seq_length)
 
     @property
@@ -120,12 +127,12 @@ class SentenceTransformerEmbedder:
         span_vectors: list[list[Vectors | None]] = []
         for row, token_matrix in enumerate(tokens):
             matrix = token_matrix.float().numpy()
-            vectors[row] = _unit(matrix.mean(axis=0))
+            vectors[row] = unit(matrix.mean(axis=0))
             offsets = list(encodings[row].offsets) if spans else []
             if len(offsets) > len(matrix):  # truncated: the model's last row is its end token
                 offsets = [*offsets[: len(matrix) - 1], (0, 0)]
             table = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
-            span_vectors.append([_pool(matrix, table, span) for span in spans[row]] if spans else [])
+            span_vectors.append([pool_span(matrix, table, span) for span in spans[row]] if spans else [])
         return vectors, span_vectors
 
     @property
@@ -133,12 +140,12 @@ class SentenceTransformerEmbedder:
         return int(self.model.get_embedding_dimension())
 
 
-def _unit(vector: Vectors) -> Vectors:
+def unit(vector: Vectors) -> Vectors:
     norm = float(np.linalg.norm(vector))
     return (vector / norm if norm else vector).astype(np.float32)
 
 
-def _pool(matrix: Vectors, offsets: npt.NDArray[np.int64], span: Span) -> Vectors | None:
+def pool_span(matrix: Vectors, offsets: npt.NDArray[np.int64], span: Span) -> Vectors | None:
     starts, ends = offsets[:, 0], offsets[:, 1]
     rows = (ends > starts) & (starts >= span[0]) & (ends <= span[1])
-    return _unit(matrix[rows].mean(axis=0)) if rows.any() else None
+    return unit(matrix[rows].mean(axis=0)) if rows.any() else None

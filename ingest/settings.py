@@ -6,7 +6,7 @@ No other module reads the environment: they receive a Settings (or a part of it)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     chroma_url: str = Field("", description="empty: embedded Chroma in index_dir; else a Chroma server URL")
     collection: str = "serverless-kb"
     embedding_model: str = BUNDLED_MODEL
+    embedding_backend: Literal["onnx", "torch"] = Field(
+        "onnx", description="onnx: the model exported once to ONNX and run without torch (verified against "
+        "sentence-transformers); torch: sentence-transformers itself")
+    model_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "serverless-kb",
+                                  description="where ONNX exports are kept, keyed by the model's files")
     embed_batch_size: int = Field(64, ge=1, le=1024)
     max_chunk_tokens: int = Field(256, ge=32, le=8192, description="hard limit, the model's own tokens")
     target_chunk_tokens: int = Field(200, ge=16, le=8192, description="prose chunks are packed up to this")

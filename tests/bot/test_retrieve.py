@@ -4,7 +4,8 @@ import pytest
 from langchain_core.documents import Document
 
 from bot.chain import Bot
-from bot.retrieve import Filters, KBRetriever
+from bot.lc_retriever import KBRetriever
+from bot.retrieve import Filters
 
 pytestmark = pytest.mark.integration
 
