@@ -168,6 +168,49 @@ def load_corpus(store: IndexStore, cache_dir: Path) -> Corpus:
     return corpus
 
 
+SNAPSHOT_FORMAT = "1"
+
+
+def save_corpus(corpus: Corpus, folder: Path, model: str) -> None:
+    """The corpus as files a new process loads without Chroma: vectors as .npy (memory-mapped on
+    load), texts and metadata as JSON. Written beside, then renamed into place."""
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    np.save(partial / "vectors.npy", np.ascontiguousarray(corpus.vectors, dtype=np.float32))
+    np.save(partial / "sentence_vectors.npy", np.ascontiguousarray(corpus.sentence_vectors, dtype=np.float32))
+    np.save(partial / "sentences.npy", np.asarray([(s.chunk, s.start, s.end) for s in corpus.sentences],
+                                                  dtype=np.int64).reshape(-1, 3))
+    (partial / "corpus.json").write_text(json.dumps({
+        "format": SNAPSHOT_FORMAT, "model": model, "fingerprint": corpus.fingerprint, "ids": corpus.ids,
+        "texts": corpus.texts, "metas": corpus.metas}))
+    for old in folder.parent.glob("snapshot-*"):
+        if old != folder and (".partial-" not in old.name or old.stat().st_mtime < time.time() - 3600):
+            shutil.rmtree(old, ignore_errors=True)
+    try:
+        os.replace(partial, folder)
+    except OSError:  # another process saved the same version first
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def load_saved_corpus(folder: Path, model: str, cache_dir: Path) -> Corpus | None:
+    """A corpus saved by save_corpus for this model, or None (absent, another model, another format)."""
+    try:
+        saved = json.loads((folder / "corpus.json").read_text())
+        if saved.get("format") != SNAPSHOT_FORMAT or saved.get("model") != model:
+            return None
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
+        rows = np.load(folder / "sentences.npy")
+    except (OSError, ValueError):
+        return None
+    texts: list[str] = saved["texts"]
+    sentences = [Sentence(int(c), int(a), int(b), texts[int(c)][int(a):int(b)]) for c, a, b in rows.tolist()]
+    corpus = Corpus(saved["ids"], texts, saved["metas"], vectors, sentences, sentence_vectors, saved["fingerprint"])
+    corpus.bm25 = _bm25(corpus, cache_dir)
+    return corpus
+
+
 def _bm25(corpus: Corpus, cache_dir: Path) -> bm25s.BM25 | None:
     if not len(corpus):
         return None

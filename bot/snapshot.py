@@ -21,13 +21,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.compose import Composer
-from bot.corpus import Corpus, load_corpus
+from bot.corpus import Corpus, load_corpus, load_saved_corpus, save_corpus
 from bot.persona import Persona
 from bot.retrieve import HybridRetriever
 from ingest.embed import Embedder
-from ingest.index import IndexHead, IndexStore
+from ingest.index import IndexHead, IndexStore, peek_head
 from ingest.settings import Settings
 
 log = logging.getLogger("kb.snapshot")
@@ -47,6 +48,9 @@ class Snapshot:
 
 
 def read_head(settings: Settings, embedder: Embedder) -> IndexHead:
+    peeked = peek_head(settings)
+    if peeked is not None:  # the embedded index: straight from its SQLite file, no client to open
+        return peeked[1]
     store = IndexStore.open(settings, embedder.name)
     try:
         return store.head()
@@ -55,6 +59,13 @@ def read_head(settings: Settings, embedder: Embedder) -> IndexHead:
 
 
 def load_snapshot(settings: Settings, embedder: Embedder, persona: Persona) -> Snapshot:
+    """The published index version, from the local snapshot files when they are this version's
+    (no Chroma at all: a one-shot `kb ask` never imports it), else from Chroma, saving those files."""
+    peeked = peek_head(settings)
+    if peeked is not None and peeked[1].ready:
+        corpus = load_saved_corpus(_saved(settings, peeked[0]), embedder.name, settings.cache_dir)
+        if corpus is not None:
+            return _snapshot(peeked[1], corpus, settings, embedder, persona)
     store = IndexStore.open(settings, embedder.name)
     try:
         head = store.head()
@@ -62,6 +73,20 @@ def load_snapshot(settings: Settings, embedder: Embedder, persona: Persona) -> S
         corpus = load_corpus(store, settings.cache_dir)
     finally:
         store.close()
+    after = peek_head(settings)
+    if after is not None and after[1] == head and head.ready:  # nothing was written while loading
+        try:
+            save_corpus(corpus, _saved(settings, after[0]), embedder.name)
+        except OSError as exc:  # a full or read-only disk costs speed next time, never this answer
+            log.warning("cannot save the index snapshot in %s: %s", settings.cache_dir, exc)
+    return _snapshot(head, corpus, settings, embedder, persona)
+
+
+def _saved(settings: Settings, key: str) -> Path:
+    return settings.cache_dir / f"snapshot-{key}"
+
+
+def _snapshot(head: IndexHead, corpus: Corpus, settings: Settings, embedder: Embedder, persona: Persona) -> Snapshot:
     retriever = HybridRetriever(corpus, embedder, settings.retrieve)
     return Snapshot(head, corpus, retriever, Composer(corpus, persona, settings.answer), time.time())
 

@@ -26,20 +26,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import chromadb
 import numpy as np
-from chromadb.api import ClientAPI
-from chromadb.api.models.Collection import Collection
-from chromadb.config import Settings as ChromaSettings
 
 from ingest.errors import IndexError_, IndexMismatchError
 from ingest.records import Chunk, Metadata
 from ingest.settings import Settings
+
+if TYPE_CHECKING:  # chromadb costs half a second to import; a cached snapshot needs none of it
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 SCHEMA_VERSION = 2  # 2: answer sentences live in chunk metadata
 _PLACEHOLDER = [1.0]  # manifest records carry no meaning in their vector
@@ -68,6 +69,9 @@ class ManifestEntry:
 
 def open_client(settings: Settings) -> ClientAPI:
     """An embedded client in the index folder, or an HTTP client when KB_CHROMA_URL is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if not settings.chroma_url:
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +89,36 @@ def open_client(settings: Settings) -> ClientAPI:
                                    ssl=url.scheme == "https", settings=chroma_settings)
     except Exception as exc:  # chromadb raises plain exceptions for connection problems
         raise IndexError_(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+
+
+def peek_head(settings: Settings) -> tuple[str, IndexHead] | None:
+    """The head of an embedded index read straight from Chroma's SQLite file, read-only, in a few
+    milliseconds and without importing chromadb: (a key naming this exact index version, the head).
+
+    The key includes the head collection's id, a UUID made when the index was first written, so a
+    deleted and rebuilt index never matches an old cache. None when there is no embedded index or
+    the file does not look as expected (chromadb is pinned; the caller then asks Chroma itself).
+    """
+    path = settings.chroma_dir / "chroma.sqlite3"
+    if settings.chroma_url or not path.is_file():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as db:
+            rows = db.execute("SELECT c.name, c.id, m.key, m.str_value, m.int_value FROM collections c "
+                              "LEFT JOIN collection_metadata m ON m.collection_id = c.id WHERE c.name IN (?, ?)",
+                              (f"{settings.collection}-head", settings.collection)).fetchall()
+    except sqlite3.Error:
+        return None
+    head_rows = [r for r in rows if r[0] == f"{settings.collection}-head"]
+    if not head_rows:
+        legacy = [r for r in rows if r[0] == settings.collection]
+        return (f"{legacy[0][1]}-legacy", IndexHead()) if legacy else None
+    values = {key: (text if text is not None else number) for _, _, key, text, number in head_rows if key}
+    try:
+        head = IndexHead(int(values["generation"]), int(values["version"]), str(values["state"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return f"{head_rows[0][1]}-g{head.generation}-v{head.version}", head
 
 
 def _forget_broken_system(path: str) -> None:
