@@ -16,7 +16,7 @@ from ingest.errors import FrontMatterError, SourceError
 from ingest.mkdocs import SNIPPET, is_mkdocs, normalize
 from ingest.records import DocKind, Document, Notice, Skipped
 from ingest.repair import repair_text
-from ingest.schema import PatternFrontMatter, PersonaFrontMatter
+from ingest.schema import PatternFrontMatter, PersonaFrontMatter, ReferenceFrontMatter
 
 SUFFIXES = (".md", ".markdown", ".txt")
 _FENCE = re.compile(r"^---\s*$")
@@ -116,20 +116,21 @@ def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, list[
 
 def _kind_of(rel: Path, front_matter: dict[str, Any]) -> DocKind:
     declared = front_matter.get("kind")
-    if declared in ("persona", "pattern"):
-        return "persona" if declared == "persona" else "pattern"
-    if "personas" in rel.parts:
-        return "persona"
-    if "patterns" in rel.parts:
-        return "pattern"
+    if declared in ("persona", "pattern", "reference"):
+        return declared  # type: ignore[no-any-return]
+    for folder, kind in (("personas", "persona"), ("patterns", "pattern"), ("reference", "reference")):
+        if folder in rel.parts:
+            return kind  # type: ignore[return-value]
     return "other"
 
 
 def validate_front_matter(kind: DocKind, front_matter: dict[str, Any], path: Path) -> None:
     """Raise FrontMatterError naming the file and the field for an invalid persona or pattern."""
-    model: type[PatternFrontMatter] | type[PersonaFrontMatter]
+    model: type[PatternFrontMatter] | type[PersonaFrontMatter] | type[ReferenceFrontMatter]
     if kind == "pattern":
         model = PatternFrontMatter
+    elif kind == "reference":
+        model = ReferenceFrontMatter
     elif kind == "persona" and front_matter.get("kind") == "persona":
         model = PersonaFrontMatter
     else:
@@ -140,7 +141,7 @@ def validate_front_matter(kind: DocKind, front_matter: dict[str, Any], path: Pat
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "front matter"
         raise FrontMatterError(f"{path}: field '{where}': {first['msg']}") from None
-    if kind == "pattern" and front_matter.get("id") != path.stem:
+    if kind in ("pattern", "reference") and front_matter.get("id") != path.stem:
         raise FrontMatterError(f"{path}: field 'id': {front_matter.get('id')!r} must equal the file name "
                                f"{path.stem!r}")
 

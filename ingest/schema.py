@@ -1,7 +1,8 @@
-"""Front matter schemas: what a persona and a pattern document must declare."""
+"""Front matter schemas: what a persona, a pattern and a reference document must declare."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Literal
 
@@ -38,6 +39,28 @@ class PatternFrontMatter(BaseModel):
     def _known_category(cls, value: str) -> str:
         if value not in CATEGORIES:
             raise ValueError(f"unknown category {value!r}; use one of: {', '.join(CATEGORIES)}")
+        return value
+
+
+class ReferenceFrontMatter(BaseModel):
+    """A reference sheet of facts that go stale (limits, defaults, quotas): `as_of` says when they
+    were checked, so readers and reviewers know how old a figure is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str = Field(min_length=3)
+    providers: list[Provider] = Field(min_length=1)
+    tags: list[str] = Field(min_length=1)
+    as_of: datetime.date
+    related: list[str] = Field(default_factory=list)
+    kind: Literal["reference"] = "reference"
+
+    @field_validator("id")
+    @classmethod
+    def _kebab_id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"must be kebab-case (a-z, 0-9, -), got {value!r}")
         return value
 
 
