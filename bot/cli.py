@@ -1,4 +1,4 @@
-"""`kb ask`: registered on the `kb` app by ingest.cli's plugin hook."""
+"""`kb ask`: registered on the `kb` app by the composition root, app.cli."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`kb eval` and `kb bench`, registered on the `kb` app by ingest.cli's plugin hook."""
+"""`kb eval` and `kb bench`, registered on the `kb` app by the composition root, app.cli."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`kb serve` and `kb feedback export`, registered on the `kb` app by ingest.cli's plugin hook."""
+"""`kb serve` and `kb feedback export`, registered on the `kb` app by the composition root, app.cli."""
 
 from __future__ import annotations
 
