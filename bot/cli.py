@@ -23,11 +23,11 @@ def print_answer(answer: Answer, console: Console) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from ingest.cli import IndexOpt, JsonOpt, SourceOpt, build_settings, make_embedder
+    from ingest.cli import IndexOpt, JsonOpt, build_settings, make_embedder
 
     @app.command()
     def ask(question: str | None = typer.Argument(None, help="the question, in quotes"),
-            source: list[Path] | None = SourceOpt, index: Path | None = IndexOpt,
+            index: Path | None = IndexOpt,
             k: int | None = typer.Option(None, "--k", min=1, max=50, help="chunks to retrieve"),
             provider: str | None = typer.Option(None, "--provider", help="aws, gcp, azure, cloudflare, ..."),
             batch: Path | None = typer.Option(None, "--batch", help="a file with one question per line"),
@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
             filters = Filters(provider=provider.lower() if provider else None)
         except ValidationError as exc:
             raise QuestionError(f"--provider: {exc.errors()[0]['msg']}") from None
-        settings = build_settings(source, index)
+        settings = build_settings(None, index)
         embedder = make_embedder(settings)
         bot = load_bot(settings, embedder, answerer_for(settings, embedder))
 

@@ -43,7 +43,7 @@ class RulesError(KBError):
 
 
 class IndexError_(KBError):
-    exit_code = 1
+    exit_code = 2  # an environment error: no index yet, an unreachable Chroma server
 
 
 class IndexMismatchError(IndexError_):

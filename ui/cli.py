@@ -34,13 +34,13 @@ def candidate_cases(items: list[Any]) -> list[dict[str, Any]]:
 
 
 def register(app: typer.Typer) -> None:
-    from ingest.cli import IndexOpt, SourceOpt, build_settings, make_embedder
+    from ingest.cli import IndexOpt, build_settings, make_embedder
 
     feedback_app = typer.Typer(help="Feedback from the web UI, API and Slack.", no_args_is_help=True)
     app.add_typer(feedback_app, name="feedback")
 
     @app.command()
-    def serve(source: list[Path] | None = SourceOpt, index: Path | None = IndexOpt,
+    def serve(index: Path | None = IndexOpt,
               host: str | None = typer.Option(None, "--host", help="bind address (KB_HOST; default 127.0.0.1)"),
               port: int | None = typer.Option(None, "--port", help="port (KB_PORT; default 7860)")) -> None:
         """Serve the web chat at /, the JSON API at /api and the Slack bot at /slack/events."""
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         from bot.llm import answerer_for
         from ui.server import serve as run_server
 
-        settings = build_settings(source, index, host=host, port=port)
+        settings = build_settings(None, index, host=host, port=port)
         embedder = make_embedder(settings)
         run_server(load_bot(settings, embedder, answerer_for(settings, embedder)))
 

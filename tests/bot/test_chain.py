@@ -101,9 +101,8 @@ def test_question_cleaning() -> None:
 def _kb(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_PERSONA": str(settings.persona),
            "KB_EXCLUDE_RULES": str(settings.exclude_rules)}
-    return subprocess.run([str(Path(sys.executable).parent / "kb"), *args, "--index", str(settings.index_dir),
-                           "--source", str(settings.sources[0])], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run([str(Path(sys.executable).parent / "kb"), *args, "--index", str(settings.index_dir)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_cli_batch_keeps_order_and_count(fixture_bot: Bot, tmp_path: Path) -> None:

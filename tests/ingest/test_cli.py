@@ -105,4 +105,4 @@ def test_bad_chroma_url_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_stats_without_an_index_says_what_to_run(tmp_path: Path) -> None:
     result = kb("stats", "--index", str(tmp_path / "none"))
-    assert result.returncode == 1 and "run `kb ingest` first" in result.stderr
+    assert result.returncode == 2 and "run `kb ingest` first" in result.stderr
