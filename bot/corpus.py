@@ -70,6 +70,7 @@ class Corpus:
     bm25: bm25s.BM25 | None = None
     row: dict[str, int] = field(default_factory=dict)
     children: dict[int, list[int]] = field(default_factory=dict)  # prose row -> template rows
+    linked: dict[int, int] = field(default_factory=dict)  # code template row -> its README's first row
     by_chunk: dict[int, list[int]] = field(default_factory=dict)  # chunk row -> sentence rows
     term_sets: list[set[str]] = field(default_factory=list)  # stemmed content words of each chunk
     sentence_terms: list[set[str]] = field(default_factory=list)  # ... and of each answer sentence
@@ -86,6 +87,7 @@ class Corpus:
             parent = self.row.get(str(meta.get("parent_id") or ""))
             if parent is not None and meta["kind"] == "template":
                 children[parent].append(i)
+        self._link_code_to_readmes(children)
         self.children = dict(children)
         by_chunk: dict[int, list[int]] = defaultdict(list)
         for i, sentence in enumerate(self.sentences):
@@ -108,6 +110,27 @@ class Corpus:
         self.idf = {t: math.log(1 + (size - n + 0.5) / (n + 0.5)) for t, n in counts.items()}
         self.doc_fields = [self._document_fields(rows) for rows in self.doc_rows]
         self.topic_terms = set().union(*(terms(f"{f['title']} {f['tags']}") for f in self.doc_fields))
+
+    def _link_code_to_readmes(self, children: dict[int, list[int]]) -> None:
+        """A README's sections bring the templates of the code in its folder (and below, up to the next
+        README) along, like a section brings its own; a code template brings the README back."""
+        readmes: dict[str, list[int]] = defaultdict(list)  # folder -> README rows
+        for i, meta in enumerate(self.metas):
+            source = str(meta["source"])
+            if source.rsplit("/", 1)[-1].lower() in ("readme.md", "readme.markdown", "index.md"):
+                readmes[source.rsplit("/", 1)[0] if "/" in source else ""].append(i)
+        if not readmes:
+            return
+        for i, meta in enumerate(self.metas):
+            if meta.get("doc_kind") != "code" or meta["kind"] != "template":
+                continue
+            folder = str(meta["source"]).rsplit("/", 1)[0] if "/" in str(meta["source"]) else ""
+            while folder not in readmes and folder:
+                folder = folder.rsplit("/", 1)[0] if "/" in folder else ""
+            for readme_row in readmes.get(folder, []):
+                children[readme_row].append(i)
+            if folder in readmes:
+                self.linked[i] = readmes[folder][0]
 
     def key_terms(self, terms_: set[str], count: int = 1) -> list[str]:
         """The rarest of these terms that the corpus knows, rarest first."""

@@ -26,6 +26,7 @@ Mode = Literal["hybrid", "dense", "bm25"]
 MIN_SHOULD_MATCH = 0.4
 MAX_PER_SECTION = 2
 MAX_PER_DOCUMENT = 3
+MAX_COMPANIONS = 4
 
 
 class Filters(BaseModel):
@@ -237,10 +238,15 @@ class HybridRetriever:
         out = list(hits)
         for hit in hits:
             meta = self.corpus.metas[hit.row]
-            related = list(self.corpus.children.get(hit.row, []))
+            # A README can hold many files' templates: the ones closest to this hit come first.
+            related = sorted(self.corpus.children.get(hit.row, []),
+                             key=lambda row: -float(self.corpus.vectors[row] @ self.corpus.vectors[hit.row]))
+            related = related[:MAX_COMPANIONS]
             parent = self.corpus.row.get(str(meta.get("parent_id") or ""))
             if meta["kind"] == "template" and parent is not None:
                 related.append(parent)
+            if hit.row in self.corpus.linked:
+                related.append(self.corpus.linked[hit.row])
             for row in related:
                 if row not in present and filters.accepts(self.corpus.metas[row]):
                     present.add(row)

@@ -43,7 +43,9 @@ def unknown_names(question: str, corpus: Corpus) -> list[str]:
     vocab = corpus.bm25.vocab_dict
     found = []
     for name in _NAMED.findall(question.strip()):
-        parts = terms(name)
+        # A hyphenated compound is known when its first word is ("SQS-triggered" is about SQS), but
+        # not for a word that merely ends it ("aspectj-maven-plugin" is not about plugins).
+        parts = terms(name) + terms(name.split("-")[0])
         if parts and not any(p in vocab for p in parts) and name.lower() not in STOPWORDS:
             found.append(name)
     return list(dict.fromkeys(found))

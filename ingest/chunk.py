@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ingest.language import language_of
 from ingest.markdown import Block, Section
-from ingest.mkdocs import snippet_paths
+from ingest.mkdocs import snippet_file, snippet_paths
 from ingest.records import PROVIDERS, Chunk, ChunkKind, Document
 
 CountTokens = Callable[[list[str]], list[int]]
@@ -160,12 +160,15 @@ class Chunker:
     def _included(self, doc: Document, section: Section, block: Block, parent: str,
                   doc_providers: tuple[str, ...], position: int) -> Iterator[Chunk]:
         """A fence of `--8<--` lines: each included file becomes a template cited at its own lines."""
-        for offset, path in enumerate(snippet_paths(block.text) or []):
-            code = doc.includes.get(path, "").rstrip("\n")
+        for offset, spec in enumerate(snippet_paths(block.text) or []):
+            path, first, last = snippet_file(spec)
+            lines = doc.includes.get(path, "").rstrip("\n").split("\n")
+            first, last = first or 1, min(last or len(lines), len(lines))
+            code = "\n".join(lines[first - 1 : last])
             if not code.strip():
                 continue
             language = language_of(block.info, code) if block.info else language_of(path.rsplit(".", 1)[-1], code)
-            unit = Unit(code, 1, code.count("\n") + 1)
+            unit = Unit(code, first, last)
             chunk = self._make(doc, section, "template", [unit], language, parent, doc_providers, position + offset)
             yield chunk.model_copy(update={"origin": path})
 

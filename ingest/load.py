@@ -12,8 +12,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ingest import code
 from ingest.errors import FrontMatterError, SourceError
-from ingest.mkdocs import SNIPPET, is_mkdocs, normalize
+from ingest.mkdocs import SNIPPET, is_mkdocs, normalize, snippet_file
 from ingest.records import DocKind, Document, Notice, Skipped
 from ingest.repair import repair_text
 from ingest.schema import PatternFrontMatter, PersonaFrontMatter, ReferenceFrontMatter
@@ -30,14 +31,38 @@ class LoadResult:
     notices: list[Notice] = field(default_factory=list)
 
 
+# Never knowledge: dependencies, build output, tool caches, lock files and minified bundles.
+SKIP_DIRS = {"node_modules", "venv", "cdk.out", "build", "dist", "target", "__pycache__", "coverage",
+             "site-packages", "vendor"}
+SKIP_FILES = ("*.lock", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "*.min.js", "*.min.css",
+              "*.map", "tsconfig*.json", "package.json")
+
+
+def _ignore_rules(root: Path) -> Any:
+    """The source's `.kbignore` and `.gitignore` (gitignore syntax), as one matcher."""
+    import pathspec
+
+    lines: list[str] = [*SKIP_FILES]
+    for name in (".gitignore", ".kbignore"):
+        rules = root / name
+        if rules.is_file():
+            lines.extend(rules.read_text(encoding="utf-8", errors="replace").splitlines())
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
 def discover(sources: list[Path]) -> Iterator[tuple[Path, Path]]:
-    """Yield (source folder, file) for every markdown-ish file, in a stable order."""
+    """Yield (source folder, file) for every markdown-ish, code or IaC file, in a stable order;
+    hidden paths, SKIP_DIRS, SKIP_FILES, `.kbignore` and `.gitignore` entries are left out."""
     for root in sources:
         if not root.is_dir():
             raise SourceError(f"source folder {root} does not exist or is not a folder; pass --source DIR")
+        ignored = _ignore_rules(root)
         for path in sorted(root.rglob("*")):
-            hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-            if path.suffix.lower() in SUFFIXES and not path.is_dir() and not hidden:
+            rel = path.relative_to(root)
+            if any(part.startswith(".") or part in SKIP_DIRS for part in rel.parts):
+                continue
+            if path.suffix.lower() in (*SUFFIXES, *code.SUFFIXES) and not path.is_dir() \
+                    and not ignored.match_file(rel.as_posix()):
                 yield root, path
 
 
@@ -163,9 +188,13 @@ def _title(front_matter: dict[str, Any], body: str, path: Path) -> str:
 
 def load_document(root: Path, path: Path, max_bytes: int) -> tuple[Document | Skipped, list[Notice]]:
     rel = path.relative_to(root)
+    if path.is_symlink() and path.exists() and not path.resolve().is_relative_to(root.resolve()):
+        return Skipped(rel.as_posix(), "outside-root", f"a symlink to {path.resolve()}, outside {root}; not read"), []
     text = read_text(path, max_bytes)
     if isinstance(text, Skipped):
         return Skipped(rel.as_posix(), text.reason, text.detail), []
+    if path.suffix.lower() in code.SUFFIXES:
+        return _code_document(root, rel, text), []
     front_matter, body, notices = split_front_matter(text, rel.as_posix())
     kind = _kind_of(rel, front_matter)
     try:
@@ -185,15 +214,26 @@ def load_document(root: Path, path: Path, max_bytes: int) -> tuple[Document | Sk
     return doc, notices
 
 
+def _code_document(root: Path, rel: Path, text: str) -> Document | Skipped:
+    language = code.code_language(rel.name, text)
+    if language is None:
+        return Skipped(rel.as_posix(), "not-knowledge", "YAML or JSON that is not a template or state machine")
+    if not text.strip():
+        return Skipped(rel.as_posix(), "empty", "no code")
+    body = code.markdown(rel.as_posix(), text, language)
+    digest = hashlib.sha256(f"code\x00{text}".encode()).hexdigest()
+    return Document(rel.as_posix(), root, rel.as_posix(), "code", body, {}, digest, {rel.as_posix(): text})
+
+
 def _read_snippets(root: Path, rel: Path, body: str, max_bytes: int, notices: list[Notice]) -> dict[str, str]:
     """The files that code fences include with `--8<--`, read from the source root (a missing one is a warning)."""
     found: dict[str, str] = {}
     base = root.resolve()
     for number, line in enumerate(body.split("\n"), start=1):
         match = SNIPPET.match(line)
-        if not match or match.group(1) in found:
+        wanted = snippet_file(match.group(1))[0] if match else ""
+        if not match or wanted in found:
             continue
-        wanted = match.group(1)
         target = (root / wanted).resolve()
         if not target.is_relative_to(base) or not target.is_file():
             notices.append(Notice(rel.as_posix(), number, f"snippet {wanted!r} not found under {root}; left out"))
@@ -213,7 +253,11 @@ def load_documents(sources: list[Path], max_bytes: int) -> LoadResult:
         loaded, notices = load_document(root, path, max_bytes)
         result.notices.extend(notices)
         if isinstance(loaded, Skipped):
-            result.skipped.append(loaded)
+            if loaded.reason != "not-knowledge":
+                result.skipped.append(loaded)
         else:
             result.documents.append(loaded)
+    # Code a page already includes with `--8<--` is cited there, at its own lines: not twice.
+    included = {(d.root, path) for d in result.documents if d.kind != "code" for path in d.includes}
+    result.documents = [d for d in result.documents if d.kind != "code" or (d.root, d.source) not in included]
     return result

@@ -98,8 +98,16 @@ def _prose(line: str) -> str:
     return _TAG.sub("", line) if "<" in line else line
 
 
+def snippet_file(spec: str) -> tuple[str, int | None, int | None]:
+    """A snippet spec as (file, first line, last line): pymdownx's `"file:3:9"` takes lines 3 to 9."""
+    match = re.match(r"^(.*?):(\d+):(\d+)$", spec)
+    if match:
+        return match.group(1), int(match.group(2)), int(match.group(3))
+    return spec, None, None
+
+
 def snippet_paths(code: str) -> list[str] | None:
-    """The files a code block includes, when every line of it is a snippet line; else None."""
+    """The snippet specs a code block includes, when every line of it is a snippet line; else None."""
     lines = [ln for ln in code.split("\n") if ln.strip()]
     paths = [m.group(1) for m in (SNIPPET.match(ln) for ln in lines) if m]
     return paths if lines and len(paths) == len(lines) else None

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DocKind = Literal["persona", "pattern", "reference", "other"]
+DocKind = Literal["persona", "pattern", "reference", "code", "other"]
 ChunkKind = Literal["prose", "template", "table"]
 Metadata = dict[str, str | int | float | bool | list[str | int | float | bool]]
 PROVIDERS = ("aws", "gcp", "azure", "cloudflare", "vercel", "netlify")

@@ -78,6 +78,17 @@ def test_unreadable_file_is_skipped(tmp_path: Path) -> None:
     assert [(s.path, s.reason) for s in result.skipped] == [("dangling.md", "unreadable")]
 
 
+def test_a_symlink_out_of_the_root_is_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("# Secret\n\nnot for the index\n")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "link.md").symlink_to(outside / "secret.md")
+    result = load_documents([root], 10_000)
+    assert result.documents == [] and [(s.path, s.reason) for s in result.skipped] == [("link.md", "outside-root")]
+
+
 def test_missing_source_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist"):
         load_documents([tmp_path / "nope"], 10_000)
