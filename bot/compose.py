@@ -18,14 +18,17 @@ from bot.corpus import Corpus
 from bot.persona import Persona
 from bot.retrieve import Hit, Retrieval
 from bot.shape import LANGUAGE_HINTS, Shape, classify, describe_template, label_for, role_bonus, shape_bonus
-from bot.tables import row_sentences
+from bot.tables import indexed_rows, row_sentences
 from bot.text import term_set, words
 from ingest.hostile import addressed_to_assistant
 from ingest.settings import AnswerSettings
+from ingest.tables import row_spans
 
 NEAR_DUPLICATE = 0.92
 TEMPLATE_MARGIN = 0.1
 MIN_POINT_WORDS = 4
+FIGURE_TABLE_DEPTH = 3  # a limits question leads with a table among this many first hits...
+FIGURE_ROW_SHARE = 0.4  # ...when one of its rows has this share of the question's words (at least two)
 DIAGRAMS = frozenset({"mermaid", "plantuml", "dot", "graphviz"})
 
 
@@ -64,7 +67,7 @@ class Composer:
 
     def compose(self, question: str, retrieval: Retrieval) -> Answer:
         shape = classify(question)
-        lead = self.lead(retrieval, shape)
+        lead = self.lead(retrieval, shape, question)
         # The lead point opens the answer; after it, points keep their source's order (steps in sequence).
         points = self.choose_points(question, retrieval, shape, lead)
         points = points[:1] + sorted(points[1:], key=lambda p: p.sentence)
@@ -99,8 +102,14 @@ class Composer:
         label = label_for(shape, str(self.corpus.metas[hit.row]["section"]))
         return f"{label}: {text}" if label else text
 
-    def lead(self, retrieval: Retrieval, shape: Shape) -> Hit | None:
-        """The best evidence an answer can open with: the top hit, unless it has nothing quotable."""
+    def lead(self, retrieval: Retrieval, shape: Shape, question: str = "") -> Hit | None:
+        """The best evidence an answer can open with: the top hit, unless it has nothing quotable;
+        for a limits or cost question, a table among the first hits whose row names what was asked
+        (the figure itself beats a sentence about it)."""
+        if shape.kind == "cost" and question:
+            table = self._figure_table(retrieval, term_set(question))
+            if table is not None:
+                return table
         for hit in retrieval.hits:
             if hit.companion:
                 continue
@@ -137,6 +146,18 @@ class Composer:
             picked.append(choice)
             per_chunk[candidates[choice].hit.row] = per_chunk.get(candidates[choice].hit.row, 0) + 1
         return points + [candidates[i] for i in picked]
+
+    def _figure_table(self, retrieval: Retrieval, wanted: set[str]) -> Hit | None:
+        first = [h for h in retrieval.hits if not h.companion][:FIGURE_TABLE_DEPTH]
+        for hit in first:
+            if self.corpus.metas[hit.row]["kind"] != "table" or self._skipped(hit.row):
+                continue
+            heading = str(self.corpus.metas[hit.row]["section"]).split(" > ")[-1]
+            best = max((len(wanted & term_set(text)) for text in row_sentences(self.corpus.texts[hit.row], heading)),
+                       default=0)
+            if best >= max(2, round(FIGURE_ROW_SHARE * len(wanted))):
+                return hit
+        return None
 
     def _quotable(self, row: int) -> bool:
         if self._skipped(row):
@@ -184,19 +205,35 @@ class Composer:
     def _table_rows(self, hit: Hit, wanted: set[str], role: float, top: float, shape: Shape, seen: set[str],
                     retrieval: Retrieval, lead: bool) -> list[Point]:
         """Rows that share words with the question (any row of the leading table), read out with
-        their headers; all rows score the table's similarity, so the words decide between rows."""
+        their headers; a row scores its own similarity when ingest stored its vector (else the
+        table's), so the row that holds the asked-for figure wins."""
         heading = str(self.corpus.metas[hit.row]["section"]).split(" > ")[-1]
-        similarity = float(self.corpus.vectors[hit.row] @ retrieval.vector)
+        table_similarity = float(self.corpus.vectors[hit.row] @ retrieval.vector)
+        stored = self._row_sentences(hit.row)
         points = []
-        for text in row_sentences(self.corpus.texts[hit.row], heading):
+        for index, text in indexed_rows(self.corpus.texts[hit.row], heading):
             key = " ".join(words(text))
             overlap = len(wanted & term_set(text)) / len(wanted) if wanted else 0.0
             if key in seen or (overlap == 0 and not lead):
                 continue
             seen.add(key)
+            sentence = stored.get(index)
+            vector = self.corpus.sentence_vectors[sentence] if sentence is not None else self.corpus.vectors[hit.row]
+            similarity = float(vector @ retrieval.vector) if sentence is not None else table_similarity
             score = self._score(similarity, overlap, hit.score / top, role, shape, text)
-            points.append(Point(-1, hit, score, text, self.corpus.vectors[hit.row]))
+            points.append(Point(-1, hit, score, text, vector))
         return points
+
+    def _row_sentences(self, row: int) -> dict[int, int]:
+        """Body row index -> its stored sentence (with a vector), matched by span."""
+        spans = {span: i for i, span in enumerate(row_spans(self.corpus.texts[row]))}
+        found = {}
+        for sentence in self.corpus.by_chunk.get(row, []):
+            s = self.corpus.sentences[sentence]
+            index = spans.get((s.start, s.end))
+            if index is not None:
+                found[index] = sentence
+        return found
 
     def _score(self, similarity: float, overlap: float, rank: float, role: float, shape: Shape, text: str) -> float:
         """A point's worth: meaning, wording, its chunk's place in the evidence, and its role."""

@@ -23,7 +23,8 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("troubleshoot", re.compile(r"\b(why|error|errors|fails?|failing|failed|broken|stuck|not working|doesn't|"
                                 r"don't|isn't|keeps?|exception|debug\w*|troubleshoot\w*|5\d\d|4\d\d)\b", re.I)),
     ("cost", re.compile(r"\b(cost|costs|price|pricing|cheap\w*|expensive|bill\w*|spend\w*|limits?|quotas?|"
-                        r"maximum|max|minimum|how (much|many|long|big)|default)\b", re.I)),
+                        r"maximum|max|minimum|how (much|many|long|big|large)|default|cap|ceiling|longest|"
+                        r"largest|biggest|up to|at most)\b", re.I)),
     ("how_to", re.compile(r"\b(how (do|can|should|to)|steps?|set ?up|configure|implement|enable|add|build|"
                           r"deploy|migrate|make)\b", re.I)),
     # Symptoms that also name a setting ("timeout", "throttling") come after limits and how-to:

@@ -9,33 +9,19 @@ from __future__ import annotations
 
 import re
 
-_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-
-
-def _cells(line: str) -> list[str]:
-    line = line.strip()
-    if line.startswith("|"):
-        line = line[1:]
-    if line.endswith("|") and not line.endswith("\\|"):
-        line = line[:-1]
-    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)]
-
-
-def parse_table(text: str) -> tuple[list[str], list[list[str]]]:
-    """Header cells and body rows of a pipe table (empty when the text is not one)."""
-    lines = [ln for ln in text.split("\n") if ln.strip()]
-    if len(lines) < 3 or not _RULE.match(lines[1]):
-        return [], []
-    header = _cells(lines[0])
-    rows = [_cells(ln) for ln in lines[2:] if "|" in ln]
-    return header, [r for r in rows if any(c for c in r)]
+from ingest.tables import parse_table
 
 
 def row_sentences(text: str, heading: str) -> list[str]:
     """Every body row as one sentence: first cell, then each other cell labelled by its header."""
+    return [sentence for _, sentence in indexed_rows(text, heading)]
+
+
+def indexed_rows(text: str, heading: str) -> list[tuple[int, str]]:
+    """(row index, sentence) for every body row that reads as one; the index matches row_spans."""
     header, rows = parse_table(text)
     out = []
-    for row in rows:
+    for index, row in enumerate(rows):
         cells = [_plain(c) for c in row]
         if not cells or not cells[0]:
             continue
@@ -44,7 +30,7 @@ def row_sentences(text: str, heading: str) -> list[str]:
             continue
         body = rest[0][1] if len(rest) == 1 else "; ".join(f"{_plain(h)} {c}" if h else c for h, c in rest)
         suffix = f" ({heading})" if heading else ""
-        out.append(f"{cells[0]}: {body}{suffix}.")
+        out.append((index, f"{cells[0]}: {body}{suffix}."))
     return out
 
 

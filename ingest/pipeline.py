@@ -21,6 +21,7 @@ from ingest.markdown import parse_sections
 from ingest.records import Chunk, Document, Exclusion, Metadata, Notice
 from ingest.sentences import answer_spans, encode_sentences, sentence_spans
 from ingest.settings import Settings
+from ingest.tables import row_spans
 
 Progress = Callable[[int, int], None]
 Writer = Callable[[list[Chunk], list[list[float]], dict[str, Metadata]], None]
@@ -74,7 +75,8 @@ class _Plan:
         return [c for c in self.chunks if c.id not in self.existing]
 
 
-CHUNK_FORMAT = "4"  # 3: document summary, tags and included snippets; 4: tabs kept inside mkdocs code
+CHUNK_FORMAT = "5"  # 3: document summary, tags and included snippets; 4: tabs kept inside mkdocs code;
+# 5: table rows stored as answer sentences with their own vectors
 
 
 def config_fingerprint(settings: Settings, rules: RuleSet) -> str:
@@ -257,9 +259,9 @@ class Ingestor:
         embedded = []
         for start in range(0, len(ordered), batch):
             part = ordered[start : start + batch]
-            spans = [answer_spans(c.text) if c.kind == "prose" else [] for c in part]
-            shifts = [len(c.embed_text) - len(c.text) for c in part]
-            shifted = [[(a + d, b + d) for a, b in row] for row, d in zip(spans, shifts, strict=True)]
+            spans = [_stored_spans(c) for c in part]
+            shifted = [_model_spans(c, row) for c, row in zip(part, spans, strict=True)]
+            spans = [row if len(row) == len(model) else [] for row, model in zip(spans, shifted, strict=True)]
             vectors, span_vectors = self.embedder.embed_with_spans([c.embed_text for c in part], shifted)
             extra = {c.id: encode_sentences(row, pooled)
                      for c, row, pooled in zip(part, spans, span_vectors, strict=True) if row}
@@ -284,6 +286,25 @@ class Ingestor:
         store.delete(sorted(i for ids in stored.values() for i in ids))
         store.forget(gone)
         report.chunks_deleted += sum(len(ids) for ids in stored.values())
+
+
+def _stored_spans(chunk: Chunk) -> list[tuple[int, int]]:
+    """The spans of a chunk an answer may quote: prose sentences, or a table's body rows."""
+    if chunk.kind == "prose":
+        return answer_spans(chunk.text)
+    return row_spans(chunk.text) if chunk.kind == "table" else []
+
+
+def _model_spans(chunk: Chunk, stored: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The same spans in the text the model sees: after the heading line, and for a table in its
+    compacted form (whose rows come in the same order)."""
+    if chunk.kind == "table":
+        shown = chunk.embed_text.split("\n", 1)[1] if "\n" in chunk.embed_text else chunk.embed_text
+        shift = len(chunk.embed_text) - len(shown)
+        rows = row_spans(shown)
+        return [(a + shift, b + shift) for a, b in rows] if len(rows) == len(stored) else []
+    shift = len(chunk.embed_text) - len(chunk.text)
+    return [(a + shift, b + shift) for a, b in stored]
 
 
 def _entry(plan: _Plan, status: str) -> ManifestEntry:

@@ -77,7 +77,7 @@ def test_citation_numbering_invariants(case: tuple[Corpus, Retrieval, str]) -> N
     ranks = [position[next(h.row for h in retrieval.hits if corpus.texts[h.row] == c.text)] for c in answer.citations]
     assert ranks == sorted(ranks), "citations are numbered in evidence order"
     if answer.points:
-        lead = Composer(corpus, PERSONA, AnswerSettings()).lead(retrieval, classify(question))
+        lead = Composer(corpus, PERSONA, AnswerSettings()).lead(retrieval, classify(question), question)
         assert lead is not None and answer.points[0].endswith("[1]")
         assert corpus.texts[lead.row] == answer.citations[0].text, "[1] is the best quotable evidence"
 

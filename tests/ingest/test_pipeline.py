@@ -158,12 +158,28 @@ def test_prose_sentences_are_stored_with_offsets_into_their_chunk(settings: Sett
     state = snapshot(settings)
     total = 0
     for meta, text, _ in state["chunks"].values():
-        if meta["kind"] != "prose":
-            assert "sentences" not in meta
+        if meta["kind"] == "template":
+            assert "sentences" not in meta, "code is attached whole, never quoted line by line"
             continue
+        if meta["kind"] == "table":
+            continue  # rows, tested below
         spans, vectors = decode_sentences(meta, embedder.dimension)
         assert len(spans) == len(vectors) >= 1
         expected = embedder.embed([text[a:b] for a, b in spans])
         assert np.allclose(vectors, expected, atol=1e-2), "float16 vectors round-trip"
         total += len(spans)
     assert total > 20
+
+
+def test_table_rows_are_stored_with_their_own_vectors(settings: Settings, embedder: HashingEmbedder) -> None:
+    from ingest.tables import row_spans
+
+    (settings.sources[0] / "limits.md").write_text(
+        "# Limits\n\n## Queue limits\n\n| Limit | Value |\n|---|---|\n| Message retention | 1 minute to 14 days |\n"
+        "| Visibility timeout | 0 seconds to 12 hours |\n| Maximum message size | 1 MiB |\n")
+    ingest(settings, embedder)
+    got = IndexStore.open(settings, embedder.name).chunks().get(include=["metadatas", "documents"])
+    (meta, text), = [(m, d) for m, d in zip(got["metadatas"], got["documents"], strict=True) if m["kind"] == "table"]
+    spans, vectors = decode_sentences(meta, embedder.dimension)
+    assert spans == row_spans(text) and [text[a:b] for a, b in spans][0] == "| Message retention | 1 minute to 14 days |"
+    assert vectors.shape == (3, embedder.dimension) and not np.allclose(vectors[0], vectors[1])
