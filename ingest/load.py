@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ class LoadResult:
     documents: list[Document] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    left_out: Counter[str] = field(default_factory=Counter)  # files not read, by reason (for --explain)
 
 
 # Never knowledge: dependencies, build output, tool caches, lock files and minified bundles.
@@ -50,19 +52,26 @@ def _ignore_rules(root: Path) -> Any:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def discover(sources: list[Path]) -> Iterator[tuple[Path, Path]]:
+def discover(sources: list[Path], left_out: Counter[str] | None = None) -> Iterator[tuple[Path, Path]]:
     """Yield (source folder, file) for every markdown-ish, code or IaC file, in a stable order;
-    hidden paths, SKIP_DIRS, SKIP_FILES, `.kbignore` and `.gitignore` entries are left out."""
+    hidden paths, SKIP_DIRS, SKIP_FILES, `.kbignore` and `.gitignore` entries are left out (and
+    counted by reason in `left_out`)."""
+    left_out = Counter() if left_out is None else left_out
     for root in sources:
         if not root.is_dir():
             raise SourceError(f"source folder {root} does not exist or is not a folder; pass --source DIR")
         ignored = _ignore_rules(root)
         for path in sorted(root.rglob("*")):
             rel = path.relative_to(root)
-            if any(part.startswith(".") or part in SKIP_DIRS for part in rel.parts):
+            if path.suffix.lower() not in (*SUFFIXES, *code.SUFFIXES) or path.is_dir():
                 continue
-            if path.suffix.lower() in (*SUFFIXES, *code.SUFFIXES) and not path.is_dir() \
-                    and not ignored.match_file(rel.as_posix()):
+            if any(part.startswith(".") for part in rel.parts):
+                left_out["hidden path"] += 1
+            elif any(part in SKIP_DIRS for part in rel.parts):
+                left_out["dependency or build folder (node_modules, build, cdk.out, ...)"] += 1
+            elif ignored.match_file(rel.as_posix()):
+                left_out[".kbignore, .gitignore, lock or minified file"] += 1
+            else:
                 yield root, path
 
 
@@ -249,15 +258,20 @@ def _read_snippets(root: Path, rel: Path, body: str, max_bytes: int, notices: li
 def load_documents(sources: list[Path], max_bytes: int) -> LoadResult:
     """Load every document under the source folders; bad files are skipped, not fatal."""
     result = LoadResult()
-    for root, path in discover(sources):
+    for root, path in discover(sources, result.left_out):
         loaded, notices = load_document(root, path, max_bytes)
         result.notices.extend(notices)
         if isinstance(loaded, Skipped):
-            if loaded.reason != "not-knowledge":
+            if loaded.reason == "not-knowledge":
+                result.left_out["YAML or JSON that is not a template or state machine"] += 1
+            else:
                 result.skipped.append(loaded)
         else:
             result.documents.append(loaded)
     # Code a page already includes with `--8<--` is cited there, at its own lines: not twice.
     included = {(d.root, path) for d in result.documents if d.kind != "code" for path in d.includes}
-    result.documents = [d for d in result.documents if d.kind != "code" or (d.root, d.source) not in included]
+    kept = [d for d in result.documents if d.kind != "code" or (d.root, d.source) not in included]
+    if len(kept) < len(result.documents):
+        result.left_out["code a page already includes (cited there)"] += len(result.documents) - len(kept)
+    result.documents = kept
     return result

@@ -58,6 +58,7 @@ class IngestReport(BaseModel):
     seconds: float = 0.0
     embed_seconds: float = 0.0
     dry_run: bool = False
+    left_out: dict[str, int] = Field(default_factory=dict, description="files not read, by reason")
     changed: list[str] = Field(default_factory=list, description="documents (re)embedded, or that would be")
     removed: list[str] = Field(default_factory=list, description="documents removed, or that would be")
     index_version: int = 0
@@ -135,6 +136,7 @@ class Ingestor:
         report.skipped = [SkippedFile(path=s.path, reason=s.reason, detail=s.detail) for s in loaded.skipped]
         report.documents_skipped = len(loaded.skipped)
         report.warnings = [str(n) for n in loaded.notices]
+        report.left_out = dict(loaded.left_out)
         documents = self._unique(self._knowledge(loaded.documents, rules, report), report)
         live = store.manifest()
         report.removed = sorted(set(live) - {d.key for d in documents} - {s.path for s in loaded.skipped})

@@ -16,6 +16,10 @@ def print_report(report: IngestReport, explain: bool, out: Console, err: Console
         err.print(f"[yellow]skipped:[/yellow] {skipped.path} ({skipped.reason}): {skipped.detail}",
                   highlight=False, soft_wrap=True)
     if explain:
+        if report.left_out:
+            out.print(f"left out (not read): {sum(report.left_out.values())} files", highlight=False)
+            for reason, count in sorted(report.left_out.items(), key=lambda item: -item[1]):
+                out.print(f"  {count:5}  {reason}", highlight=False)
         out.print(f"excluded (not knowledge): {len(report.excluded)} spans", highlight=False)
         for span in report.excluded:
             heading = span.section.split(" > ")[-1] or "(paragraph)"

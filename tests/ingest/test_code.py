@@ -23,6 +23,9 @@ def test_a_repository_yields_its_readmes_templates_and_handlers_only() -> None:
                      "orders-queue/src/handler.py": "code", "image-resizer/main.tf": "code",
                      "image-resizer/handler.ts": "code", "nightly-report/report.asl.json": "code"}
     assert not loaded.skipped, "package.json, ci.yml, node_modules/ and .kbignore'd scratch/ are not knowledge"
+    assert dict(loaded.left_out) == {"dependency or build folder (node_modules, build, cdk.out, ...)": 1,
+                                     ".kbignore, .gitignore, lock or minified file": 2,
+                                     "YAML or JSON that is not a template or state machine": 1}
 
 
 def test_a_template_is_described_by_what_it_defines() -> None:
