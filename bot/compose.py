@@ -22,7 +22,6 @@ from bot.tables import indexed_rows, row_sentences
 from bot.text import term_set, words
 from ingest.hostile import addressed_to_assistant
 from ingest.settings import AnswerSettings
-from ingest.tables import row_spans
 
 NEAR_DUPLICATE = 0.92
 TEMPLATE_MARGIN = 0.1
@@ -208,8 +207,7 @@ class Composer:
         their headers; a row scores its own similarity when ingest stored its vector (else the
         table's), so the row that holds the asked-for figure wins."""
         heading = str(self.corpus.metas[hit.row]["section"]).split(" > ")[-1]
-        table_similarity = float(self.corpus.vectors[hit.row] @ retrieval.vector)
-        stored = self._row_sentences(hit.row)
+        stored = self.corpus.table_rows.get(hit.row, {})
         points = []
         for index, text in indexed_rows(self.corpus.texts[hit.row], heading):
             key = " ".join(words(text))
@@ -219,21 +217,9 @@ class Composer:
             seen.add(key)
             sentence = stored.get(index)
             vector = self.corpus.sentence_vectors[sentence] if sentence is not None else self.corpus.vectors[hit.row]
-            similarity = float(vector @ retrieval.vector) if sentence is not None else table_similarity
-            score = self._score(similarity, overlap, hit.score / top, role, shape, text)
+            score = self._score(float(vector @ retrieval.vector), overlap, hit.score / top, role, shape, text)
             points.append(Point(-1, hit, score, text, vector))
         return points
-
-    def _row_sentences(self, row: int) -> dict[int, int]:
-        """Body row index -> its stored sentence (with a vector), matched by span."""
-        spans = {span: i for i, span in enumerate(row_spans(self.corpus.texts[row]))}
-        found = {}
-        for sentence in self.corpus.by_chunk.get(row, []):
-            s = self.corpus.sentences[sentence]
-            index = spans.get((s.start, s.end))
-            if index is not None:
-                found[index] = sentence
-        return found
 
     def _score(self, similarity: float, overlap: float, rank: float, role: float, shape: Shape, text: str) -> float:
         """A point's worth: meaning, wording, its chunk's place in the evidence, and its role."""

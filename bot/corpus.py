@@ -10,10 +10,7 @@ import hashlib
 import json
 import logging
 import math
-import os
-import shutil
 import sys
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +20,10 @@ import numpy as np
 
 from bot.text import TERMS_VERSION, rarest, terms
 from ingest.embed import Vectors
+from ingest.files import write_folder
 from ingest.index import IndexStore
 from ingest.sentences import decode_sentences
+from ingest.tables import row_spans
 
 log = logging.getLogger("kb.corpus")
 
@@ -72,6 +71,7 @@ class Corpus:
     children: dict[int, list[int]] = field(default_factory=dict)  # prose row -> template rows
     linked: dict[int, int] = field(default_factory=dict)  # code template row -> its README's first row
     by_chunk: dict[int, list[int]] = field(default_factory=dict)  # chunk row -> sentence rows
+    table_rows: dict[int, dict[int, int]] = field(default_factory=dict)  # table row -> body row -> sentence
     term_sets: list[set[str]] = field(default_factory=list)  # stemmed content words of each chunk
     sentence_terms: list[set[str]] = field(default_factory=list)  # ... and of each answer sentence
     doc_of: list[int] = field(default_factory=list)  # chunk row -> document number
@@ -93,6 +93,8 @@ class Corpus:
         for i, sentence in enumerate(self.sentences):
             by_chunk[sentence.chunk].append(i)
         self.by_chunk = dict(by_chunk)
+        self.table_rows = {row: self._body_rows(row) for row, meta in enumerate(self.metas)
+                           if meta["kind"] == "table" and row in self.by_chunk}
         self.term_sets = [set(terms(self.search_text(i))) for i in range(len(self.ids))]
         self.sentence_terms = [set(terms(s.text)) for s in self.sentences]
         number: dict[str, int] = {}  # source -> document number
@@ -110,6 +112,16 @@ class Corpus:
         self.idf = {t: math.log(1 + (size - n + 0.5) / (n + 0.5)) for t, n in counts.items()}
         self.doc_fields = [self._document_fields(rows) for rows in self.doc_rows]
         self.topic_terms = set().union(*(terms(f"{f['title']} {f['tags']}") for f in self.doc_fields))
+
+    def _body_rows(self, row: int) -> dict[int, int]:
+        """A table's body row index -> its stored sentence (with a vector), matched by span."""
+        index = {span: i for i, span in enumerate(row_spans(self.texts[row]))}
+        found = {}
+        for sentence in self.by_chunk[row]:
+            s = self.sentences[sentence]
+            if (s.start, s.end) in index:
+                found[index[(s.start, s.end)]] = sentence
+        return found
 
     def _link_code_to_readmes(self, children: dict[int, list[int]]) -> None:
         """A README's sections bring the templates of the code in its folder (and below, up to the next
@@ -196,24 +208,18 @@ SNAPSHOT_FORMAT = "1"
 
 def save_corpus(corpus: Corpus, folder: Path, model: str) -> None:
     """The corpus as files a new process loads without Chroma: vectors as .npy (memory-mapped on
-    load), texts and metadata as JSON. Written beside, then renamed into place."""
-    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    np.save(partial / "vectors.npy", np.ascontiguousarray(corpus.vectors, dtype=np.float32))
-    np.save(partial / "sentence_vectors.npy", np.ascontiguousarray(corpus.sentence_vectors, dtype=np.float32))
-    np.save(partial / "sentences.npy", np.asarray([(s.chunk, s.start, s.end) for s in corpus.sentences],
-                                                  dtype=np.int64).reshape(-1, 3))
-    (partial / "corpus.json").write_text(json.dumps({
-        "format": SNAPSHOT_FORMAT, "model": model, "fingerprint": corpus.fingerprint, "ids": corpus.ids,
-        "texts": corpus.texts, "metas": corpus.metas}))
-    for old in folder.parent.glob("snapshot-*"):
-        if old != folder and (".partial-" not in old.name or old.stat().st_mtime < time.time() - 3600):
-            shutil.rmtree(old, ignore_errors=True)
-    try:
-        os.replace(partial, folder)
-    except OSError:  # another process saved the same version first
-        shutil.rmtree(partial, ignore_errors=True)
+    load), texts and metadata as JSON; older snapshots beside it are dropped."""
+
+    def write(target: Path) -> None:
+        np.save(target / "vectors.npy", np.ascontiguousarray(corpus.vectors, dtype=np.float32))
+        np.save(target / "sentence_vectors.npy", np.ascontiguousarray(corpus.sentence_vectors, dtype=np.float32))
+        np.save(target / "sentences.npy", np.asarray([(s.chunk, s.start, s.end) for s in corpus.sentences],
+                                                     dtype=np.int64).reshape(-1, 3))
+        (target / "corpus.json").write_text(json.dumps({
+            "format": SNAPSHOT_FORMAT, "model": model, "fingerprint": corpus.fingerprint, "ids": corpus.ids,
+            "texts": corpus.texts, "metas": corpus.metas}))
+
+    write_folder(folder, write, stale="snapshot-*")
 
 
 def load_saved_corpus(folder: Path, model: str, cache_dir: Path) -> Corpus | None:
@@ -244,22 +250,12 @@ def _bm25(corpus: Corpus, cache_dir: Path) -> bm25s.BM25 | None:
     retriever = bm25s.BM25()
     retriever.index([terms(corpus.search_text(i)) or ["_"] for i in range(len(corpus))], show_progress=False)
     try:
-        _save_bm25(retriever, corpus.ids, cache_dir, folder)
+        write_folder(folder, lambda target: _save_bm25(retriever, corpus.ids, target), stale="bm25-*")
     except OSError as exc:  # a full or read-only disk costs a rebuild next start, never the answers
         log.warning("cannot cache the BM25 index in %s: %s", cache_dir, exc)
     return retriever
 
 
-def _save_bm25(retriever: bm25s.BM25, ids: list[str], cache_dir: Path, folder: Path) -> None:
-    """Written beside, then renamed into place: a reader in another process never loads half a cache."""
-    for old in cache_dir.glob("bm25-*"):
-        if ".partial-" not in old.name or old.stat().st_mtime < time.time() - 3600:  # not another's live write
-            shutil.rmtree(old, ignore_errors=True)
-    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
-    partial.mkdir(parents=True, exist_ok=True)
-    retriever.save(str(partial))
-    (partial / "chunk_ids.json").write_text(json.dumps(ids))
-    try:
-        os.replace(partial, folder)
-    except OSError:  # another process cached the same version first
-        shutil.rmtree(partial, ignore_errors=True)
+def _save_bm25(retriever: bm25s.BM25, ids: list[str], target: Path) -> None:
+    retriever.save(str(target))
+    (target / "chunk_ids.json").write_text(json.dumps(ids))

@@ -55,6 +55,16 @@ def read_max_tokens(path: str) -> int:
     return 256
 
 
+def counting_tokenizer(tokenizer_file: Path) -> Any:
+    """A `tokenizers` tokenizer that counts every token: no truncation, no padding."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 by default; any sentence-transformers model name or path works."""
 
@@ -95,14 +105,7 @@ class SentenceTransformerEmbedder:
     def _tokenizer_or_load(self) -> Any:
         if self._tokenizer is None:
             tokenizer_file = Path(self._path) / "tokenizer.json"
-            if tokenizer_file.is_file():
-                from tokenizers import Tokenizer
-
-                self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
-                self._tokenizer.no_truncation()
-                self._tokenizer.no_padding()
-            else:
-                self._tokenizer = self.model.tokenizer
+            self._tokenizer = counting_tokenizer(tokenizer_file) if tokenizer_file.is_file() else self.model.tokenizer
         return self._tokenizer
 
     def count_tokens(self, texts: list[str]) -> list[int]:

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,8 +23,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ingest.embed import Span, Vectors, pool_span, read_max_tokens, resolve_model, unit
+from ingest.embed import Span, Vectors, counting_tokenizer, pool_span, read_max_tokens, resolve_model, unit
 from ingest.errors import ModelError
+from ingest.files import write_folder
 
 EXPORT_VERSION = "1"
 MIN_COSINE = 0.9999
@@ -107,17 +105,7 @@ def ensure_export(name: str, cache_dir: Path) -> Path:
     folder = export_folder(name, cache_dir)
     if (folder / "export.json").is_file():
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f"{folder.name}.partial-", dir=folder.parent))
-    try:
-        _export(name, partial)
-        try:
-            os.replace(partial, folder)
-        except OSError:  # another process finished the same export first
-            shutil.rmtree(partial, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    write_folder(folder, lambda target: _export(name, target))
     return folder
 
 
@@ -208,6 +196,7 @@ class OnnxEmbedder:
         self.max_tokens = read_max_tokens(self._path)
         self._session: Any = None
         self._counter: Any = None
+        self._meta: dict[str, Any] | None = None
 
     @property
     def folder(self) -> Path:
@@ -219,7 +208,6 @@ class OnnxEmbedder:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        self.meta = json.loads((self.folder / "meta.json").read_text())
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(str(self.folder / "model.onnx"), options,
@@ -238,19 +226,21 @@ class OnnxEmbedder:
         self.embed(["warm up"])
 
     @property
+    def meta(self) -> dict[str, Any]:
+        """What the export recorded: inputs, pooling, limits, padding."""
+        if self._meta is None:
+            self._meta = json.loads((self.folder / "meta.json").read_text())
+        return self._meta
+
+    @property
     def dimension(self) -> int:
-        self.session  # noqa: B018 - loads meta
         return int(self.meta["dimension"])
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Token counts including the special tokens, untruncated; needs only the model's tokenizer."""
         if self._counter is None:
-            from tokenizers import Tokenizer
-
             own = Path(self._path) / "tokenizer.json"
-            self._counter = Tokenizer.from_file(str(own if own.is_file() else self.folder / "tokenizer.json"))
-            self._counter.no_truncation()
-            self._counter.no_padding()
+            self._counter = counting_tokenizer(own if own.is_file() else self.folder / "tokenizer.json")
         return [len(e.ids) for e in self._counter.encode_batch(texts)]
 
     def _hidden(self, texts: list[str]) -> tuple[npt.NDArray[np.float32], list[Any]]:

@@ -16,16 +16,16 @@ CATEGORIES = (
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
-class PatternFrontMatter(BaseModel):
+class _DocumentFrontMatter(BaseModel):
+    """What every indexed document that declares itself (a pattern, a reference sheet) names."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str
     title: str = Field(min_length=3)
-    category: str
     providers: list[Provider] = Field(min_length=1)
     tags: list[str] = Field(min_length=1)
     related: list[str] = Field(default_factory=list)
-    kind: Literal["pattern"] = "pattern"
 
     @field_validator("id")
     @classmethod
@@ -33,6 +33,11 @@ class PatternFrontMatter(BaseModel):
         if not _ID.match(value):
             raise ValueError(f"must be kebab-case (a-z, 0-9, -), got {value!r}")
         return value
+
+
+class PatternFrontMatter(_DocumentFrontMatter):
+    category: str
+    kind: Literal["pattern"] = "pattern"
 
     @field_validator("category")
     @classmethod
@@ -42,26 +47,12 @@ class PatternFrontMatter(BaseModel):
         return value
 
 
-class ReferenceFrontMatter(BaseModel):
+class ReferenceFrontMatter(_DocumentFrontMatter):
     """A reference sheet of facts that go stale (limits, defaults, quotas): `as_of` says when they
     were checked, so readers and reviewers know how old a figure is."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    title: str = Field(min_length=3)
-    providers: list[Provider] = Field(min_length=1)
-    tags: list[str] = Field(min_length=1)
     as_of: datetime.date
-    related: list[str] = Field(default_factory=list)
     kind: Literal["reference"] = "reference"
-
-    @field_validator("id")
-    @classmethod
-    def _kebab_id(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError(f"must be kebab-case (a-z, 0-9, -), got {value!r}")
-        return value
 
 
 class Disclaimers(BaseModel):

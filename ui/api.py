@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.chain import Bot
 from bot.retrieve import Filters
+from bot.snapshot import Snapshot, Watcher
 from ingest.errors import KBError
 from ui.admission import Admission, Overloaded
 from ui.feedback import FeedbackStore
@@ -93,12 +94,10 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
         metas = snapshot.corpus.metas if snapshot else []
         error = watcher.error if watcher else ""
         status = "unavailable" if error or snapshot is None else "ok" if metas else "empty"
-        latest = watcher.head if watcher and watcher.head else snapshot.head if snapshot else None
         payload = {"status": status, "index": settings.chroma_url or str(settings.chroma_dir),
                    "collection": settings.collection, "model": bot.embedder.name,
                    "index_version": snapshot.version if snapshot else None,
-                   "index_state": "reloading" if latest and snapshot and latest != snapshot.head
-                   else latest.state if latest else "unknown",
+                   "index_state": _index_state(snapshot, watcher),
                    "documents": len({m["source"] for m in metas}), "chunks": len(metas),
                    "templates": sum(m["kind"] == "template" for m in metas), "answerer": bot.answerer.mode}
         if error:
@@ -109,6 +108,14 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
         return JSONResponse(payload, status_code=code)
 
     return router
+
+
+def _index_state(snapshot: Snapshot | None, watcher: Watcher | None) -> str:
+    """ready / writing as the index's head says, reloading while a newer version is being loaded."""
+    latest = (watcher.head if watcher else None) or (snapshot.head if snapshot else None)
+    if latest is None:
+        return "unknown"
+    return "reloading" if snapshot is not None and latest != snapshot.head else latest.state
 
 
 def _first_error(exc: Exception) -> str:
