@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ingest.embed import Vectors
 from ingest.errors import IndexError_, IndexMismatchError
 from ingest.records import Chunk, Metadata
 from ingest.settings import Settings
@@ -292,8 +293,8 @@ class IndexStore:
                 found[str(meta["source"])].add(chunk_id)
         return found
 
-    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], doc_hashes: Mapping[str, str],
-               dimension: int, extra: Mapping[str, Metadata] | None = None) -> None:
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]] | Vectors,
+               doc_hashes: Mapping[str, str], dimension: int, extra: Mapping[str, Metadata] | None = None) -> None:
         """Write chunks; `extra` adds per-chunk metadata such as the answer sentences."""
         collection = self.chunks(dimension)
         extra = extra or {}
