@@ -24,6 +24,8 @@ class Citation(BaseModel):
     text: str  # the whole cited chunk
     kind: str = "prose"
     origin: str = ""  # included code: the file the text comes from; start_line/end_line are its lines
+    start_page: int | None = Field(None, ge=1, description="a PDF's pages the text comes from")
+    end_page: int | None = Field(None, ge=1)
 
     @property
     def label(self) -> str:
@@ -35,6 +37,11 @@ class Citation(BaseModel):
 
     @property
     def location(self) -> str:
+        """Where to look: a PDF's page or pages ("p. 4", "pp. 4-5" with an en dash), else the file's lines."""
+        if self.start_page is not None:
+            end = self.end_page or self.start_page
+            pages = f"p. {self.start_page}" if end == self.start_page else f"pp. {self.start_page}\u2013{end}"
+            return f"{self.source}, {pages}"
         return f"{self.origin or self.source}:{self.start_line}-{self.end_line}"
 
 

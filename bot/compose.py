@@ -273,7 +273,8 @@ class Composer:
         return Citation(n=n, source=meta["source"], title=meta["title"], section=meta["section"],
                         anchor=meta["anchor"], start_line=meta["start_line"], end_line=meta["end_line"],
                         score=round(hit.score, 6), text=self.corpus.texts[hit.row], kind=meta["kind"],
-                        origin=meta.get("origin", ""))
+                        origin=meta.get("origin", ""), start_page=meta.get("start_page"),
+                        end_page=meta.get("end_page"))
 
     def _template(self, n: int, row: int) -> Template:
         meta = self.corpus.metas[row]

@@ -204,6 +204,8 @@ class Chunker:
             start_line=min(u.start_line for u in units), end_line=max(u.end_line for u in units),
             kind=kind, language=language, providers=providers_in(f"{path}\n{text}") or doc_providers,
             content_hash=content_hash[:16], parent_id=parent,
+            start_page=doc.page_of(min(u.start_line for u in units)),
+            end_page=doc.page_of(max(u.end_line for u in units)),
         )
 
     @staticmethod

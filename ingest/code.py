@@ -60,7 +60,7 @@ def code_language(name: str, text: str) -> str | None:
             return "json"
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
             return None
         return "json" if isinstance(data, dict) and "StartAt" in data and "States" in data else None
     return None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,14 +15,17 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ingest import code
+from ingest import code, html, pdf
 from ingest.errors import FrontMatterError, SourceError
 from ingest.mkdocs import SNIPPET, is_mkdocs, normalize, snippet_file
-from ingest.records import DocKind, Document, Notice, Skipped
+from ingest.records import Converted, DocKind, Document, Notice, Skipped
 from ingest.repair import repair_text
 from ingest.schema import PatternFrontMatter, PersonaFrontMatter, ReferenceFrontMatter
+from ingest.yaml_guard import expansion_problem
 
 SUFFIXES = (".md", ".markdown", ".txt")
+CONVERTED = (*html.SUFFIXES, *pdf.SUFFIXES)  # read as bytes and converted to markdown
+CONVERTER_VERSION = "1"  # part of a converted document's hash: a better converter re-chunks them
 _FENCE = re.compile(r"^---\s*$")
 _H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$")
 
@@ -63,7 +68,7 @@ def discover(sources: list[Path], left_out: Counter[str] | None = None) -> Itera
         ignored = _ignore_rules(root)
         for path in sorted(root.rglob("*")):
             rel = path.relative_to(root)
-            if path.suffix.lower() not in (*SUFFIXES, *code.SUFFIXES) or path.is_dir():
+            if path.suffix.lower() not in (*SUFFIXES, *code.SUFFIXES, *CONVERTED) or path.is_dir():
                 continue
             if any(part.startswith(".") for part in rel.parts):
                 left_out["hidden path"] += 1
@@ -75,16 +80,41 @@ def discover(sources: list[Path], left_out: Counter[str] | None = None) -> Itera
                 yield root, path
 
 
+def read_bytes(path: Path, max_bytes: int) -> bytes | Skipped:
+    """The file's bytes, or why it was skipped; never more than `max_bytes` are read, and only from
+    a regular file (a FIFO named like a document would block the ingest forever)."""
+    rel = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        if path.is_symlink():
+            return Skipped(rel, "unreadable", f"a broken symlink to {os.readlink(path)}")
+        return Skipped(rel, "vanished", "removed after it was found, before it was read; "
+                                        "its last indexed version is kept")
+    except OSError as exc:
+        return Skipped(rel, "unreadable", exc.strerror or str(exc))
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return Skipped(rel, "unreadable", "not a regular file (a FIFO, socket or device); not read")
+            if info.st_size > max_bytes:
+                return Skipped(rel, "over-size", f"{info.st_size:,} bytes is over the {max_bytes:,}-byte limit "
+                                                 "(KB_MAX_FILE_BYTES)")
+            raw = handle.read(max_bytes + 1)
+        except OSError as exc:
+            return Skipped(rel, "unreadable", exc.strerror or str(exc))
+    if len(raw) > max_bytes:
+        return Skipped(rel, "over-size", f"grew past the {max_bytes:,}-byte limit (KB_MAX_FILE_BYTES) while read")
+    return raw
+
+
 def read_text(path: Path, max_bytes: int) -> str | Skipped:
     """The file's repaired text, or why it was skipped."""
     rel = str(path)
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return Skipped(rel, "over-size", f"{size:,} bytes is over the {max_bytes:,}-byte limit")
-        raw = path.read_bytes()
-    except OSError as exc:
-        return Skipped(rel, "unreadable", exc.strerror or str(exc))
+    raw = read_bytes(path, max_bytes)
+    if isinstance(raw, Skipped):
+        return raw
     if b"\x00" in raw[:8192]:
         return Skipped(rel, "binary", "contains NUL bytes; not a text document")
     try:
@@ -132,6 +162,10 @@ def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, list[
                                                "move it to the top of the file"))
     block = "\n".join(lines[start + 1 : end])
     data: dict[str, Any] = {}
+    body = "\n".join(lines[:start] + [""] * (end + 1 - start) + lines[end + 1 :])
+    problem = expansion_problem(block)
+    if problem:
+        return {}, body, [*notices, Notice(path, start + 1, f"front matter ignored: {problem}")]
     try:
         parsed = yaml.safe_load(block)
     except yaml.YAMLError as exc:
@@ -144,7 +178,6 @@ def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, list[
             data = parsed
         elif parsed is not None:
             notices.append(Notice(path, start + 1, "front matter is not a mapping; ignored"))
-    body = "\n".join(lines[:start] + [""] * (end + 1 - start) + lines[end + 1 :])
     return data, body, notices
 
 
@@ -197,8 +230,10 @@ def _title(front_matter: dict[str, Any], body: str, path: Path) -> str:
 
 def load_document(root: Path, path: Path, max_bytes: int) -> tuple[Document | Skipped, list[Notice]]:
     rel = path.relative_to(root)
-    if path.is_symlink() and path.exists() and not path.resolve().is_relative_to(root.resolve()):
+    if not path.resolve().is_relative_to(root.resolve()):
         return Skipped(rel.as_posix(), "outside-root", f"a symlink to {path.resolve()}, outside {root}; not read"), []
+    if path.suffix.lower() in CONVERTED:
+        return _converted_document(root, rel, path, max_bytes)
     text = read_text(path, max_bytes)
     if isinstance(text, Skipped):
         return Skipped(rel.as_posix(), text.reason, text.detail), []
@@ -223,7 +258,32 @@ def load_document(root: Path, path: Path, max_bytes: int) -> tuple[Document | Sk
     return doc, notices
 
 
+def _converted_document(root: Path, rel: Path, path: Path, max_bytes: int) -> tuple[Document | Skipped, list[Notice]]:
+    """An HTML page or a PDF, converted to markdown (see ingest.html and ingest.pdf)."""
+    name = rel.as_posix()
+    raw = read_bytes(path, max_bytes)
+    if isinstance(raw, Skipped):
+        return Skipped(name, raw.reason, raw.detail), []
+    converted: Converted | Skipped
+    if path.suffix.lower() in pdf.SUFFIXES:
+        converted = pdf.convert(raw, name)
+    else:
+        text = html.decode(raw, name)
+        converted = text if isinstance(text, Skipped) else html.convert(repair_text(text), name)
+    if isinstance(converted, Skipped):
+        return converted, []
+    digest = hashlib.sha256(b"converted\x00" + CONVERTER_VERSION.encode() + b"\x00" + raw).hexdigest()
+    front_matter: dict[str, Any] = {"description": converted.summary} if converted.summary else {}
+    title = converted.title or path.stem.replace("-", " ").replace("_", " ")
+    doc = Document(name, root, title, "other", converted.body, front_matter, digest, pages=converted.pages)
+    return doc, list(converted.notices)
+
+
 def _code_document(root: Path, rel: Path, text: str) -> Document | Skipped:
+    if rel.suffix.lower() in (".yaml", ".yml"):
+        problem = expansion_problem(text)
+        if problem:
+            return Skipped(rel.as_posix(), "yaml-bomb" if "bomb" in problem else "unparsable", problem)
     language = code.code_language(rel.name, text)
     if language is None:
         return Skipped(rel.as_posix(), "not-knowledge", "YAML or JSON that is not a template or state machine")
@@ -244,7 +304,11 @@ def _read_snippets(root: Path, rel: Path, body: str, max_bytes: int, notices: li
         if not match or wanted in found:
             continue
         target = (root / wanted).resolve()
-        if not target.is_relative_to(base) or not target.is_file():
+        if not target.is_relative_to(base):
+            notices.append(Notice(rel.as_posix(), number, f"snippet {wanted!r} points outside the source root "
+                                                          f"{root}; not read"))
+            continue
+        if not target.is_file():
             notices.append(Notice(rel.as_posix(), number, f"snippet {wanted!r} not found under {root}; left out"))
             continue
         text = read_text(target, max_bytes)

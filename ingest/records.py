@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,8 +31,20 @@ class Notice:
 @dataclass(frozen=True)
 class Skipped:
     path: str
-    reason: str  # unreadable | binary | empty | invalid-encoding | over-size | invalid-front-matter
+    reason: str  # unreadable | vanished | binary | empty | invalid-encoding | over-size | invalid-front-matter |
+    # outside-root | yaml-bomb | corrupt | encrypted | no-text-layer | unparsable
     detail: str
+
+
+@dataclass(frozen=True)
+class Converted:
+    """An HTML page or a PDF turned into the heading-aware markdown the chunker reads."""
+
+    title: str
+    body: str
+    summary: str = ""  # the page's meta description or the PDF's subject
+    pages: tuple[int, ...] = ()  # see Document.pages
+    notices: tuple[Notice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,13 @@ class Document:
     front_matter: dict[str, Any] = field(default_factory=dict)
     content_hash: str = ""
     includes: dict[str, str] = field(default_factory=dict)  # snippet path -> its text (mkdocs `--8<--`)
+    pages: tuple[int, ...] = ()  # converted PDF: the body line where each page starts (page 1 first)
+
+    def page_of(self, line: int) -> int | None:
+        """The page a body line comes from (1-based), or None for a document without pages."""
+        if not self.pages:
+            return None
+        return max(1, bisect.bisect_right(self.pages, line))
 
     @property
     def key(self) -> str:
@@ -88,6 +108,8 @@ class Chunk(BaseModel):
     doc_summary: str = ""  # the document's summary or description (front matter), for document-level search
     doc_tags: tuple[str, ...] = ()  # the document's tags or keywords (front matter)
     origin: str = ""  # for included code: the file (relative to the root) whose lines start_line..end_line are the text
+    start_page: int | None = Field(None, ge=1)  # a converted PDF's pages the text comes from
+    end_page: int | None = Field(None, ge=1)
 
     def metadata(self, doc_hash: str) -> Metadata:
         """Flat metadata for Chroma; lists are allowed, None is not."""
@@ -108,6 +130,9 @@ class Chunk(BaseModel):
         }
         if self.origin:
             meta["origin"] = self.origin
+        if self.start_page is not None and self.end_page is not None:  # absent, not None: Chroma refuses None
+            meta["start_page"] = self.start_page
+            meta["end_page"] = self.end_page
         if self.doc_summary:
             meta["doc_summary"] = self.doc_summary
         if self.doc_tags:
