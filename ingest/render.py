@@ -16,6 +16,7 @@ def print_report(report: IngestReport, explain: bool, out: Console, err: Console
         err.print(f"[yellow]skipped:[/yellow] {skipped.path} ({skipped.reason}): {skipped.detail}",
                   highlight=False, soft_wrap=True)
     if explain:
+        _print_skipped(report, out)
         if report.left_out:
             out.print(f"left out (not read): {sum(report.left_out.values())} files", highlight=False)
             for reason, count in sorted(report.left_out.items(), key=lambda item: -item[1]):
@@ -41,6 +42,20 @@ def print_report(report: IngestReport, explain: bool, out: Console, err: Console
         f"{report.chunks_unchanged} unchanged; templates added: {report.templates_added}\n"
         f"time: {report.seconds:.2f} s (embedding {report.embed_seconds:.2f} s)"
         + (f"; index version {report.index_version}" if report.index_version else ""), highlight=False)
+
+
+def _print_skipped(report: IngestReport, out: Console) -> None:
+    """Files that were read but could not be ingested, grouped by reason, each with what was wrong."""
+    if not report.skipped:
+        return
+    out.print(f"skipped (not ingested): {len(report.skipped)} files", highlight=False)
+    groups: dict[str, list[str]] = {}
+    for skipped in report.skipped:
+        groups.setdefault(skipped.reason, []).append(f"{skipped.path}: {skipped.detail}")
+    for reason, lines in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
+        out.print(f"  {len(lines):5}  {reason}", highlight=False)
+        for line in lines:
+            out.print(f"           {line}", highlight=False, soft_wrap=True)
 
 
 def print_stats(stats: IndexStats, out: Console) -> None:
