@@ -9,23 +9,24 @@ for a markdown file. Line numbers in citations are those of the converted text.
 
 Library choice, measured on tests/fixtures/html/partial-batch.html (a mkdocs-material page with
 header, tabs, sidebar and table-of-contents navigation, footer, cookie banner, scripts and styles;
-20 checks: six headings at their levels, four passages, two code blocks fenced with their
-language, a table, and seven kinds of chrome absent), Python 3.11 on 2 cores:
+20 checks: six headings at their levels, three passages and an admonition, two code blocks fenced
+with their language, a table, and seven kinds of chrome absent), and on the same page with its
+article repeated to 97 KB; Python 3.11 on 2 shared cores, best of three runs (50 and 10 repeats):
 
-| candidate                      | checks passed | 5.9 KB page | 97 KB page |
-|--------------------------------|---------------|-------------|------------|
-| trafilatura 2.3.1 (markdown)   | 14/20         | 4.2 ms      | 64 ms      |
-| selectolax 1.0.2 + markdownify | 20/20         | 4.1 ms      | 114 ms     |
-| beautifulsoup4 (lxml) + markdownify (same rules) | 18/20 before the code-language rule | 8.4 ms | 156 ms |
+| candidate                              | checks | 5.9 KB page | 97 KB page |
+|----------------------------------------|--------|-------------|------------|
+| trafilatura 2.3.1, markdown output     | 14/20  | 3.5 ms      | 54 ms      |
+| selectolax 1.0.2 + markdownify 1.2.3   | 20/20  | 2.9 ms      | 93 ms      |
+| beautifulsoup4 (lxml) + markdownify    | 18/20  | 4.9 ms      | 106 ms     |
+(the last with the same pruning rules but no code-language rule: bs4 parses the whole page first)
 
-trafilatura's readability heuristics keep the "Edit this page" link and the `¶` permalinks, glue
-the permalink into the heading text (`## Why it matters¶`, so the section path is wrong) and drop
-every code block's language, which is what a template's `language` comes from; it also brings
-nine more packages (dateparser, babel, courlan, htmldate, justext, ...). selectolax (MIT, the
-Lexbor engine) picks and prunes the main content in well under a millisecond, and markdownify (MIT,
-on beautifulsoup4) converts only what is left; its conversion is the slower half on long pages,
-still far below the cost of embedding the chunks a page yields (about 1 s for 100 KB of text on 2
-cores).
+trafilatura is faster on long pages, but its readability heuristics keep the "Edit this page" link
+and the permalink signs, glue the sign into the heading (`## Why it matters¶`, so the section path
+is wrong) and drop every code block's language, which is what a template's `language` comes
+from; it also brings nine more packages (dateparser, babel, courlan, htmldate, justext, ...).
+selectolax (MIT, the Lexbor engine) picks and prunes the main content in about a millisecond, and
+markdownify (MIT, on beautifulsoup4) converts only what is left. Conversion runs at about 300
+typical pages a second, far below the cost of embedding the chunks a page yields.
 """
 
 from __future__ import annotations
