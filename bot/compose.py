@@ -17,7 +17,7 @@ from bot.answer import Answer, Citation, Template
 from bot.corpus import Corpus
 from bot.persona import Persona
 from bot.retrieve import Hit, Retrieval
-from bot.shape import LANGUAGE_HINTS, Shape, classify, describe_template, label_for, role_bonus, shape_bonus
+from bot.shape import Shape, classify, describe_template, hinted_languages, label_for, role_bonus, shape_bonus
 from bot.tables import indexed_rows, row_sentences
 from bot.text import term_set, words
 from ingest.hostile import addressed_to_assistant
@@ -253,7 +253,7 @@ class Composer:
         templates = [h for h in retrieval.hits if self._is_template(h.row) and h not in chosen]
         if not wants:
             templates = [h for h in templates if self._parent_row(h.row) in cited_rows]
-        hinted = {lang for lang, pattern in LANGUAGE_HINTS.items() if re.search(pattern, question, re.I)}
+        hinted = hinted_languages(question)
 
         def rank(hit: Hit) -> float:
             language = self.corpus.metas[hit.row]["language"]

@@ -8,6 +8,7 @@ ingest is doing to the collections, and a metadata filter costs nothing per quer
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -27,6 +28,7 @@ MIN_SHOULD_MATCH = 0.4
 MAX_PER_SECTION = 2
 MAX_PER_DOCUMENT = 3
 MAX_COMPANIONS = 4
+_WHY = re.compile(r"\bwhy\b", re.I)
 
 
 class Filters(BaseModel):
@@ -134,7 +136,7 @@ class HybridRetriever:
         documents = self._document_ranking(wanted, filters) if mode == "hybrid" else []
         fused = self._fuse(dense, lexical, vector, documents, filters)
         if mode == "hybrid" and self.settings.rerank_depth > 1:
-            fused = self._rerank(fused, set(wanted), vector)
+            fused = self._rerank(fused, set(wanted), vector, _WHY.search(query) is not None)
         return Retrieval(query, vector, self._with_companions(self._diversify(fused, k), filters))
 
     def _document_ranking(self, wanted: list[str], filters: Filters) -> list[tuple[int, float]]:
@@ -157,11 +159,14 @@ class HybridRetriever:
                 extra.append(max(rows, key=lambda r: float(self.corpus.vectors[r] @ vector)))
         return extra
 
-    def _rerank(self, hits: list[Hit], wanted: set[str], vector: Vectors) -> list[Hit]:
+    def _rerank(self, hits: list[Hit], wanted: set[str], vector: Vectors, why: bool) -> list[Hit]:
         """Reorder the first few hits by their best single answer unit: a chunk whose one sentence
         answers the question beats a chunk that is broadly about it. Templates and tables, which have
-        no sentences, use their whole vector. (Adding the document's field score here was tried and
-        lost on every calibration half.)"""
+        no sentences, use their whole vector. A background section (the problem statement, when a
+        pattern applies) repeats the question's words without answering it, so it gives way to the
+        section that does; but a question asking why wants the cause, which the problem states.
+        (Adding the document's field score here was tried and lost on every calibration half; so did
+        a bonus for templates in the language a code request names.)"""
         depth = self.settings.rerank_depth
         head, tail = hits[:depth], hits[depth:]
         if not head:
@@ -178,10 +183,18 @@ class HybridRetriever:
                 similarity = float(corpus.vectors[hit.row] @ vector)
                 overlap = len(wanted & corpus.term_sets[hit.row]) / max(1, len(wanted))
             return (hit.score / top + self.settings.rerank_sentence * similarity
-                    + self.settings.rerank_overlap * overlap)
+                    + self.settings.rerank_overlap * overlap - self._background(hit.row, why))
 
         ordered = sorted(head, key=score, reverse=True) + tail
         return [replace(h, rank=rank) for rank, h in enumerate(ordered)]
+
+    def _background(self, row: int, why: bool) -> float:
+        heading = self.corpus.metas[row]["section"].split(" > ")[-1].lower()
+        if not any(w in heading for w in self.settings.background_sections):
+            return 0.0
+        if why and any(w in heading for w in self.settings.cause_sections):
+            return 0.0
+        return self.settings.background_penalty
 
     def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], vector: Vectors,
               documents: list[tuple[int, float]], filters: Filters) -> list[Hit]:

@@ -46,9 +46,19 @@ def unknown_names(question: str, corpus: Corpus) -> list[str]:
         # A hyphenated compound is known when its first word is ("SQS-triggered" is about SQS), but
         # not for a word that merely ends it ("aspectj-maven-plugin" is not about plugins).
         parts = terms(name) + terms(name.split("-")[0])
-        if parts and not any(p in vocab for p in parts) and name.lower() not in STOPWORDS:
+        if parts and not any(p in vocab for p in parts) and name.lower() not in STOPWORDS \
+                and not _inside_identifier(name.lower(), vocab):
             found.append(name)
     return list(dict.fromkeys(found))
+
+
+MIN_INSIDE = 8  # shorter names inside identifiers are coincidences ("spa" in "workspace")
+
+
+def _inside_identifier(name: str, vocab: dict[str, int]) -> bool:
+    """A long name the corpus uses only inside a longer identifier: "DocumentClient" in
+    `DynamoDB.DocumentClient` or `DynamoDBDocumentClient`."""
+    return len(name) >= MIN_INSIDE and name.isalnum() and any(name in term for term in vocab)
 
 
 def is_injection(question: str) -> bool:

@@ -58,6 +58,11 @@ LANGUAGE_HINTS = {
 }
 
 
+def hinted_languages(question: str) -> set[str]:
+    """The template languages a question names, directly or through a tool ("SAM" means YAML)."""
+    return {lang for lang, pattern in LANGUAGE_HINTS.items() if re.search(pattern, question, re.I)}
+
+
 @dataclass(frozen=True)
 class Shape:
     kind: Kind

@@ -21,9 +21,17 @@ class RetrieveSettings(BaseModel):
     bm25_weight: float = Field(0.3, ge=0, le=2, description="weight of the BM25 ranking in the fusion (tuned on evals)")
     # Hierarchical retrieval: documents are ranked by their fields and their best chunk, and a
     # document's score is added to its chunks', so sections of the right document win ties.
-    rerank_depth: int = Field(5, ge=0, le=50, description="hits reordered by their best sentence (0: off)")
-    rerank_sentence: float = Field(0.5, ge=0, le=10, description="weight of the best sentence's similarity")
+    rerank_depth: int = Field(8, ge=0, le=50, description="hits reordered by their best sentence (0: off)")
+    rerank_sentence: float = Field(1.0, ge=0, le=10, description="weight of the best sentence's similarity")
     rerank_overlap: float = Field(0.5, ge=0, le=10, description="weight of the best sentence's share of question words")
+    background_sections: list[str] = Field(
+        default_factory=lambda: ["problem", "when to use", "when not to use", "related"],
+        description="headings (words in the section's own heading) that set the scene rather than answer: "
+                    "they echo a question's words, so they outrank the section that holds the answer")
+    background_penalty: float = Field(0.4, ge=0, le=5, description="subtracted from a background section's "
+                                      "rerank score (calibrated on the calibration halves of all three corpora)")
+    cause_sections: list[str] = Field(default_factory=lambda: ["problem"], description="background sections "
+                                      "that state a cause: a question asking why is answered by them")
     doc_weight: float = Field(0.25, ge=0, le=4, description="how much a chunk's document score adds to its own")
     key_term_boost: float = Field(2.0, ge=1, le=10, description="the question's rarest word names its topic: its "
                                   "match in a document's fields counts this many times")

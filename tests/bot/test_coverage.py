@@ -35,6 +35,12 @@ def test_names_the_corpus_never_mentions(tmp_path: Path) -> None:
     assert unknown_names("configure the aspectj-maven-plugin for queues", CORPUS) == ["aspectj-maven-plugin"]
 
 
+def test_a_name_used_inside_an_identifier_is_known(tmp_path: Path) -> None:
+    _with_bm25(tmp_path)
+    assert unknown_names("Where does the ReceiveCount come from?", CORPUS) == [], "inside maxReceiveCount"
+    assert unknown_names("Is Receive enough?", CORPUS) == ["Receive"], "too short to count inside a word"
+
+
 def test_a_key_concept_missing_from_the_cited_sources_is_said(tmp_path: Path) -> None:
     _with_bm25(tmp_path)
     gap = coverage_gap("Which Lambda settings matter for queues?", _rows("Queues > Overview"), CORPUS, ())

@@ -5,7 +5,7 @@ from langchain_core.documents import Document
 
 from bot.chain import Bot
 from bot.lc_retriever import KBRetriever
-from bot.retrieve import Filters
+from bot.retrieve import Filters, HybridRetriever
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +82,20 @@ def test_followup_keeps_the_topic_and_switches_provider(fixture_bot: Bot) -> Non
     answer = fixture_bot.ask("and on Azure?", history=[first])
     assert not answer.abstained
     assert "Service Bus" in answer.points[0]
+
+
+def _first_section(retriever: HybridRetriever, query: str) -> str:
+    hits = retriever.search(query, 3).hits
+    return str(retriever.corpus.metas[hits[0].row]["section"])
+
+
+def test_background_sections_give_way_to_the_answer_unless_the_question_asks_why(fixture_bot: Bot) -> None:
+    # The question repeats the Problem section's words; the answer is in Solution.
+    how = "What can I do when the first request to a new environment is slow to initialise?"
+    why = "Why is the first request slow to initialise?"
+    retriever = fixture_bot.retriever
+    plain = HybridRetriever(retriever.corpus, retriever.embedder,
+                            retriever.settings.model_copy(update={"background_penalty": 0.0}))
+    assert _first_section(plain, how).endswith("Problem")  # what the penalty has to overcome
+    assert _first_section(retriever, how).endswith("Solution")
+    assert _first_section(retriever, why).endswith("Problem")
