@@ -1,7 +1,12 @@
-"""The stored chunks held in memory for one index version: texts, vectors, sentences and BM25.
+"""The stored chunks of one index version: texts, metadata, vectors, sentences and BM25.
 
-Loaded once at warm-up. The BM25 index is persisted beside the index, keyed by the manifest's
-fingerprint, so it is rebuilt only when the knowledge base changed.
+Loaded from Chroma once per index version, then saved as snapshot files (`save_corpus`) that a
+new process maps instead: vectors and sentence vectors as one float32 array each, texts as one
+UTF-8 array, metadata as dictionary-encoded columns, the terms of every chunk and sentence as
+term numbers, and what is derived from them (documents, companions). Loading a saved corpus does
+no per-chunk work, and a chunk's text, metadata or terms become Python objects only when asked
+for (`bot.columns`). The BM25 index is persisted beside the index, keyed by the manifest's
+fingerprint, and memory-mapped when loaded.
 """
 
 from __future__ import annotations
@@ -9,15 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import sys
-from collections import Counter, defaultdict
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bot.columns import LazyMap, MetaColumns, RangeMap, Sentence, SentenceColumn, TermColumn, TextColumn, Vocabulary
 from bot.text import TERMS_VERSION, rarest, terms
 from ingest.embed import Vectors
 from ingest.files import write_folder
@@ -50,30 +56,37 @@ else:
 
 
 @dataclass(frozen=True)
-class Sentence:
-    chunk: int  # row of its chunk in the corpus
-    start: int
-    end: int
-    text: str
+class Prepared:
+    """What a saved corpus already holds, so loading it does no per-chunk work."""
+
+    children: dict[int, list[int]]
+    linked: dict[int, int]
+    by_chunk: Mapping[int, list[int]]
+    term_sets: TermColumn
+    sentence_terms: TermColumn
+    doc_of: list[int]
+    doc_fields: list[dict[str, str]]
+    topic_terms: set[str] | None = None
 
 
 @dataclass
 class Corpus:
     ids: list[str]
-    texts: list[str]
-    metas: list[dict[str, Any]]
+    texts: Sequence[str]
+    metas: Sequence[dict[str, Any]]
     vectors: Vectors
-    sentences: list[Sentence]
+    sentences: Sequence[Sentence]
     sentence_vectors: Vectors
     fingerprint: str
     bm25: bm25s.BM25 | None = None
+    prepared: Prepared | None = field(default=None, repr=False)
     row: dict[str, int] = field(default_factory=dict)
     children: dict[int, list[int]] = field(default_factory=dict)  # prose row -> template rows
     linked: dict[int, int] = field(default_factory=dict)  # code template row -> its README's first row
-    by_chunk: dict[int, list[int]] = field(default_factory=dict)  # chunk row -> sentence rows
-    table_rows: dict[int, dict[int, int]] = field(default_factory=dict)  # table row -> body row -> sentence
-    term_sets: list[set[str]] = field(default_factory=list)  # stemmed content words of each chunk
-    sentence_terms: list[set[str]] = field(default_factory=list)  # ... and of each answer sentence
+    by_chunk: Mapping[int, list[int]] = field(default_factory=dict)  # chunk row -> sentence rows
+    table_rows: Mapping[int, dict[int, int]] = field(default_factory=dict)  # table row -> body row -> sentence
+    term_sets: Sequence[set[str]] = field(default_factory=list)  # stemmed content words of each chunk
+    sentence_terms: Sequence[set[str]] = field(default_factory=list)  # ... and of each answer sentence
     doc_of: list[int] = field(default_factory=list)  # chunk row -> document number
     doc_rows: list[list[int]] = field(default_factory=list)  # document number -> its chunk rows
     idf: dict[str, float] = field(default_factory=dict)  # term -> rarity among chunks
@@ -82,39 +95,52 @@ class Corpus:
 
     def __post_init__(self) -> None:
         self.row = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
+        prepared = self.prepared or self._prepare()
+        self.prepared = None  # what it held now lives in the fields below
+        self.children, self.linked, self.by_chunk = prepared.children, prepared.linked, prepared.by_chunk
+        self.term_sets, self.sentence_terms = prepared.term_sets, prepared.sentence_terms
+        self.doc_of, self.doc_fields = prepared.doc_of, prepared.doc_fields
+        self.doc_rows = [[] for _ in self.doc_fields]
+        for i, doc in enumerate(self.doc_of):
+            self.doc_rows[doc].append(i)
+        self.table_rows = LazyMap(self._body_rows, len(self.ids))  # table rows are parsed when first quoted
+        # Rarity among chunks: the key concept of a question is its rarest known word.
+        self.idf = prepared.term_sets.idf()
+        self.topic_terms = prepared.topic_terms if prepared.topic_terms is not None else \
+            set().union(*(terms(f"{f['title']} {f['tags']}") for f in self.doc_fields))
+
+    def _prepare(self) -> Prepared:
         children: dict[int, list[int]] = defaultdict(list)
         for i, meta in enumerate(self.metas):
             parent = self.row.get(str(meta.get("parent_id") or ""))
             if parent is not None and meta["kind"] == "template":
                 children[parent].append(i)
-        self._link_code_to_readmes(children)
-        self.children = dict(children)
+        linked = self._link_code_to_readmes(children)
+        by_chunk = self._sentences_by_chunk()
+        vocabulary = Vocabulary()
+        term_sets = TermColumn.build((terms(self.search_text(i)) for i in range(len(self.ids))), vocabulary)
+        sentence_terms = TermColumn.build((terms(s.text) for s in self.sentences), vocabulary)
+        number: dict[str, int] = {}  # source -> document number
+        doc_of = [number.setdefault(str(meta["source"]), len(number)) for meta in self.metas]
+        doc_rows: list[list[int]] = [[] for _ in number]
+        for i, doc in enumerate(doc_of):
+            doc_rows[doc].append(i)
+        return Prepared(dict(children), linked, by_chunk, term_sets, sentence_terms, doc_of,
+                        [self._document_fields(rows) for rows in doc_rows])
+
+    def _sentences_by_chunk(self) -> Mapping[int, list[int]]:
+        if isinstance(self.sentences, SentenceColumn):  # stored in chunk order
+            return RangeMap.of_sorted(self.sentences.rows[:, 0], len(self.ids))
         by_chunk: dict[int, list[int]] = defaultdict(list)
         for i, sentence in enumerate(self.sentences):
             by_chunk[sentence.chunk].append(i)
-        self.by_chunk = dict(by_chunk)
-        self.table_rows = {row: self._body_rows(row) for row, meta in enumerate(self.metas)
-                           if meta["kind"] == "table" and row in self.by_chunk}
-        self.term_sets = [set(terms(self.search_text(i))) for i in range(len(self.ids))]
-        self.sentence_terms = [set(terms(s.text)) for s in self.sentences]
-        number: dict[str, int] = {}  # source -> document number
-        for i, meta in enumerate(self.metas):
-            doc = number.setdefault(str(meta["source"]), len(number))
-            if doc == len(self.doc_rows):
-                self.doc_rows.append([])
-            self.doc_rows[doc].append(i)
-            self.doc_of.append(doc)
-        counts: Counter[str] = Counter()
-        for found in self.term_sets:
-            counts.update(found)
-        size = len(self.term_sets)
-        # Rarity among chunks: the key concept of a question is its rarest known word.
-        self.idf = {t: math.log(1 + (size - n + 0.5) / (n + 0.5)) for t, n in counts.items()}
-        self.doc_fields = [self._document_fields(rows) for rows in self.doc_rows]
-        self.topic_terms = set().union(*(terms(f"{f['title']} {f['tags']}") for f in self.doc_fields))
+        return dict(by_chunk)
 
-    def _body_rows(self, row: int) -> dict[int, int]:
-        """A table's body row index -> its stored sentence (with a vector), matched by span."""
+    def _body_rows(self, row: int) -> dict[int, int] | None:
+        """A table's body row index -> its stored sentence (with a vector), matched by span; None for
+        a chunk that is not a table with stored rows."""
+        if self.metas[row]["kind"] != "table" or row not in self.by_chunk:
+            return None
         index = {span: i for i, span in enumerate(row_spans(self.texts[row]))}
         found = {}
         for sentence in self.by_chunk[row]:
@@ -123,16 +149,17 @@ class Corpus:
                 found[index[(s.start, s.end)]] = sentence
         return found
 
-    def _link_code_to_readmes(self, children: dict[int, list[int]]) -> None:
+    def _link_code_to_readmes(self, children: dict[int, list[int]]) -> dict[int, int]:
         """A README's sections bring the templates of the code in its folder (and below, up to the next
         README) along, like a section brings its own; a code template brings the README back."""
         readmes: dict[str, list[int]] = defaultdict(list)  # folder -> README rows
+        linked: dict[int, int] = {}
         for i, meta in enumerate(self.metas):
             source = str(meta["source"])
             if source.rsplit("/", 1)[-1].lower() in ("readme.md", "readme.markdown", "index.md"):
                 readmes[source.rsplit("/", 1)[0] if "/" in source else ""].append(i)
         if not readmes:
-            return
+            return linked
         for i, meta in enumerate(self.metas):
             if meta.get("doc_kind") != "code" or meta["kind"] != "template":
                 continue
@@ -142,7 +169,8 @@ class Corpus:
             for readme_row in readmes.get(folder, []):
                 children[readme_row].append(i)
             if folder in readmes:
-                self.linked[i] = readmes[folder][0]
+                linked[i] = readmes[folder][0]
+        return linked
 
     def key_terms(self, terms_: set[str], count: int = 1) -> list[str]:
         """The rarest of these terms that the corpus knows, rarest first."""
@@ -173,80 +201,60 @@ def manifest_fingerprint(store: IndexStore) -> str:
     return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]
 
 
-def _fetch(collection: Any, include: list[str], page: int) -> dict[str, list[Any]]:
-    merged: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
-    total = collection.count()
-    for offset in range(0, total, page):
-        got = collection.get(include=include, limit=page, offset=offset)
-        merged["ids"].extend(got["ids"])
-        for key in include:
-            merged[key].extend(list(got[key]) if got[key] is not None else [])
-    return merged
+_SENTENCE_KEYS = ("sentences", "sentence_vectors")
 
 
 def load_corpus(store: IndexStore, cache_dir: Path) -> Corpus:
+    """The published chunks, read from Chroma page by page: a page's encoded sentence vectors are
+    decoded and dropped before the next is read, texts and metadata go straight into columns, so
+    memory holds about one copy of the corpus, not three (at 100k chunks, 2.8 GB before)."""
     fingerprint = manifest_fingerprint(store)
-    chunks = _fetch(store.chunks(), ["documents", "metadatas", "embeddings"], store.batch_size)
-    dimension = len(chunks["embeddings"][0]) if chunks["embeddings"] else 0
-    vectors = np.asarray(chunks["embeddings"], dtype=np.float32).reshape(-1, dimension)
-    sentences: list[Sentence] = []
-    matrices = []
-    for row, (meta, text) in enumerate(zip(chunks["metadatas"], chunks["documents"], strict=True)):
-        if meta.get("sentences"):
-            spans, matrix = decode_sentences(meta, dimension)
-            sentences.extend(Sentence(row, a, b, text[a:b]) for a, b in spans)
-            matrices.append(matrix)
-    sentence_vectors = np.concatenate(matrices) if matrices else np.zeros((0, dimension), dtype=np.float32)
-    metas = [{k: v for k, v in m.items() if k not in ("sentences", "sentence_vectors")} for m in chunks["metadatas"]]
-    corpus = Corpus(chunks["ids"], chunks["documents"], metas, vectors, sentences, sentence_vectors, fingerprint)
-    corpus.bm25 = _bm25(corpus, cache_dir)
+    collection = store.chunks()
+    ids: list[str] = []
+    texts: list[str] = []
+    metas: list[dict[str, Any]] = []
+    vector_pages: list[Vectors] = []
+    sentence_pages: list[np.ndarray] = []  # float16, as stored
+    sentence_rows: list[tuple[int, int, int]] = []
+    dimension = 0
+    for offset in range(0, collection.count(), store.batch_size):
+        got = collection.get(include=["documents", "metadatas", "embeddings"], limit=store.batch_size, offset=offset)
+        page = np.asarray(got["embeddings"], dtype=np.float32)
+        dimension = page.shape[1] if page.ndim == 2 else dimension
+        vector_pages.append(page.reshape(-1, dimension))
+        for meta, text in zip(got["metadatas"] or [], got["documents"] or [], strict=True):
+            if meta.get("sentences"):
+                spans, matrix = decode_sentences(dict(meta), dimension)
+                sentence_rows.extend((len(texts), a, b) for a, b in spans)
+                sentence_pages.append(matrix.astype(np.float16))
+            metas.append({k: v for k, v in meta.items() if k not in _SENTENCE_KEYS})
+            texts.append(text)
+        ids.extend(got["ids"])
+    vectors = np.concatenate(vector_pages) if vector_pages else np.zeros((0, dimension), dtype=np.float32)
+    sentence_vectors = np.zeros((len(sentence_rows), dimension), dtype=np.float32)
+    position = 0
+    for matrix in sentence_pages:
+        sentence_vectors[position : position + len(matrix)] = matrix
+        position += len(matrix)
+    keys, values, codes = MetaColumns.encode(metas)
+    columns = MetaColumns(keys, values, codes.T.tolist())
+    text_column = TextColumn(*TextColumn.encode(texts))
+    del metas, texts, sentence_pages, vector_pages
+    rows = np.asarray(sentence_rows, dtype=np.int32).reshape(-1, 3)
+    corpus = Corpus(ids, text_column, columns, vectors, SentenceColumn(rows, text_column), sentence_vectors,
+                    fingerprint)
+    corpus.bm25 = bm25_index(corpus, cache_dir)
     return corpus
 
 
-SNAPSHOT_FORMAT = "1"
-
-
-def save_corpus(corpus: Corpus, folder: Path, model: str) -> None:
-    """The corpus as files a new process loads without Chroma: vectors as .npy (memory-mapped on
-    load), texts and metadata as JSON; older snapshots beside it are dropped."""
-
-    def write(target: Path) -> None:
-        np.save(target / "vectors.npy", np.ascontiguousarray(corpus.vectors, dtype=np.float32))
-        np.save(target / "sentence_vectors.npy", np.ascontiguousarray(corpus.sentence_vectors, dtype=np.float32))
-        np.save(target / "sentences.npy", np.asarray([(s.chunk, s.start, s.end) for s in corpus.sentences],
-                                                     dtype=np.int64).reshape(-1, 3))
-        (target / "corpus.json").write_text(json.dumps({
-            "format": SNAPSHOT_FORMAT, "model": model, "fingerprint": corpus.fingerprint, "ids": corpus.ids,
-            "texts": corpus.texts, "metas": corpus.metas}))
-
-    write_folder(folder, write, stale="snapshot-*")
-
-
-def load_saved_corpus(folder: Path, model: str, cache_dir: Path) -> Corpus | None:
-    """A corpus saved by save_corpus for this model, or None (absent, another model, another format)."""
-    try:
-        saved = json.loads((folder / "corpus.json").read_text())
-        if saved.get("format") != SNAPSHOT_FORMAT or saved.get("model") != model:
-            return None
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-        sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
-        rows = np.load(folder / "sentences.npy")
-    except (OSError, ValueError):
-        return None
-    texts: list[str] = saved["texts"]
-    sentences = [Sentence(int(c), int(a), int(b), texts[int(c)][int(a):int(b)]) for c, a, b in rows.tolist()]
-    corpus = Corpus(saved["ids"], texts, saved["metas"], vectors, sentences, sentence_vectors, saved["fingerprint"])
-    corpus.bm25 = _bm25(corpus, cache_dir)
-    return corpus
-
-
-def _bm25(corpus: Corpus, cache_dir: Path) -> bm25s.BM25 | None:
+def bm25_index(corpus: Corpus, cache_dir: Path) -> bm25s.BM25 | None:
+    """The corpus's BM25 index, memory-mapped from its cache folder, built and saved there if absent."""
     if not len(corpus):
         return None
     folder = cache_dir / f"bm25-{corpus.fingerprint}-{TERMS_VERSION}"
     ids_file = folder / "chunk_ids.json"
     if ids_file.exists() and json.loads(ids_file.read_text()) == corpus.ids:
-        return bm25s.BM25.load(str(folder))
+        return bm25s.BM25.load(str(folder), mmap=True)
     retriever = bm25s.BM25()
     retriever.index([terms(corpus.search_text(i)) or ["_"] for i in range(len(corpus))], show_progress=False)
     try:

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.compose import Composer
-from bot.corpus import Corpus, load_corpus, load_saved_corpus, save_corpus
+from bot.corpus import Corpus, load_corpus
 from bot.persona import Persona
 from bot.retrieve import HybridRetriever
+from bot.saved import SNAPSHOT_FORMAT, load_saved_corpus, save_corpus
 from ingest.embed import Embedder
 from ingest.index import IndexHead, IndexStore, peek_head
 from ingest.settings import Settings
@@ -79,11 +80,13 @@ def load_snapshot(settings: Settings, embedder: Embedder, persona: Persona) -> S
             save_corpus(corpus, _saved(settings, after[0]), embedder.name)
         except OSError as exc:  # a full or read-only disk costs speed next time, never this answer
             log.warning("cannot save the index snapshot in %s: %s", settings.cache_dir, exc)
+        else:  # serve from the mapped files: the copies read from Chroma are freed
+            corpus = load_saved_corpus(_saved(settings, after[0]), embedder.name, settings.cache_dir) or corpus
     return _snapshot(head, corpus, settings, embedder, persona)
 
 
 def _saved(settings: Settings, key: str) -> Path:
-    return settings.cache_dir / f"snapshot-{key}"
+    return settings.cache_dir / f"snapshot-{key}-f{SNAPSHOT_FORMAT}"
 
 
 def _snapshot(head: IndexHead, corpus: Corpus, settings: Settings, embedder: Embedder, persona: Persona) -> Snapshot:

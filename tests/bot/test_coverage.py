@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.answer import Answer, Citation
-from bot.corpus import _bm25
+from bot.corpus import bm25_index
 from bot.scope import coverage_gap, unknown_names, with_coverage_note
 from tests.bot.test_lead import CORPUS
 
 
 def _with_bm25(tmp_path: Path) -> None:
-    CORPUS.bm25 = _bm25(CORPUS, tmp_path)
+    CORPUS.bm25 = bm25_index(CORPUS, tmp_path)
 
 
 def _rows(*sections: str) -> list[int]:

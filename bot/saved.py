@@ -1,0 +1,110 @@
+"""A corpus as snapshot files that a new process maps instead of reading Chroma.
+
+One folder per published index version (its name is the version's key, so a new version never
+reads old files). Arrays are .npy files opened memory-mapped: the serving process holds pages
+of them, not copies, and only the pages a query touches. The rest is one JSON file of what is
+small at any size: chunk ids, the distinct metadata values, the term vocabulary, documents.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.columns import MetaColumns, RangeMap, SentenceColumn, TermColumn, TextColumn
+from bot.corpus import Corpus, Prepared, bm25_index
+from ingest.files import write_folder
+
+log = logging.getLogger("kb.snapshot")
+SNAPSHOT_FORMAT = "2"  # 2: compact columns and prepared structures, nothing per chunk in JSON
+
+
+def _sentence_rows(corpus: Corpus) -> np.ndarray:
+    if isinstance(corpus.sentences, SentenceColumn):
+        return np.asarray(corpus.sentences.rows, dtype=np.int32)
+    return np.asarray([(s.chunk, s.start, s.end) for s in corpus.sentences], dtype=np.int32).reshape(-1, 3)
+
+
+def _term_column(column: Any, vocabulary: list[str]) -> TermColumn:
+    """The column over `vocabulary` (a column of sets from another corpus is renumbered)."""
+    if isinstance(column, TermColumn) and column.vocabulary is vocabulary:
+        return column
+    number = {term: i for i, term in enumerate(vocabulary)}
+    pointers, ids = [0], []
+    for found in column:
+        ids.extend(sorted(number[t] for t in found))
+        pointers.append(len(ids))
+    return TermColumn(vocabulary, np.asarray(pointers, dtype=np.int64), np.asarray(ids, dtype=np.int32))
+
+
+def save_corpus(corpus: Corpus, folder: Path, model: str) -> None:
+    """Write the corpus's snapshot files; older snapshots beside it are dropped."""
+    rows = _sentence_rows(corpus)
+    if len(rows) and np.any(np.diff(rows[:, 0]) < 0):
+        raise ValueError("sentences must be stored in chunk order")
+    term_sets = corpus.term_sets
+    vocabulary = term_sets.vocabulary if isinstance(term_sets, TermColumn) else sorted(set().union(*term_sets))
+    chunk_terms = _term_column(term_sets, vocabulary)
+    sentence_terms = _term_column(corpus.sentence_terms, vocabulary)
+    if isinstance(corpus.metas, MetaColumns):  # read from Chroma: already columns
+        keys, values = corpus.metas.keys, corpus.metas.values
+        codes = np.asarray(corpus.metas.codes, dtype=np.int32).reshape(len(keys), len(corpus.ids)).T
+    else:
+        keys, values, codes = MetaColumns.encode(corpus.metas)
+    texts = corpus.texts
+    blob, offsets = (texts.blob, texts.offsets) if isinstance(texts, TextColumn) else TextColumn.encode(texts)
+
+    def write(target: Path) -> None:
+        arrays = {"vectors": np.ascontiguousarray(corpus.vectors, dtype=np.float32),
+                  "sentence_vectors": np.ascontiguousarray(corpus.sentence_vectors, dtype=np.float32),
+                  "sentences": rows, "texts": blob, "text_offsets": offsets, "meta_codes": codes,
+                  "chunk_terms": chunk_terms.ids, "chunk_term_pointers": chunk_terms.pointers,
+                  "sentence_terms": sentence_terms.ids, "sentence_term_pointers": sentence_terms.pointers,
+                  "doc_of": np.asarray(corpus.doc_of, dtype=np.int32)}
+        for name, array in arrays.items():
+            np.save(target / f"{name}.npy", array)
+        # corpus.json is written last: a folder is complete only with it (write_folder renames it whole anyway)
+        (target / "corpus.json").write_text(json.dumps({
+            "format": SNAPSHOT_FORMAT, "model": model, "fingerprint": corpus.fingerprint, "ids": corpus.ids,
+            "meta_keys": keys, "meta_values": values, "vocabulary": vocabulary, "doc_fields": corpus.doc_fields,
+            "topic_terms": sorted(corpus.topic_terms), "children": sorted(corpus.children.items()),
+            "linked": sorted(corpus.linked.items())}))
+
+    write_folder(folder, write, stale="snapshot-*")
+
+
+def load_saved_corpus(folder: Path, model: str, cache_dir: Path) -> Corpus | None:
+    """A corpus saved by save_corpus for this model, memory-mapped, or None (absent, another model,
+    another format, damaged)."""
+    try:
+        saved = json.loads((folder / "corpus.json").read_text())
+        if saved.get("format") != SNAPSHOT_FORMAT or saved.get("model") != model:
+            return None
+        arrays = {path.stem: np.load(path, mmap_mode="r") for path in folder.glob("*.npy")}
+        texts = TextColumn(arrays["texts"], np.asarray(arrays["text_offsets"]))
+        vocabulary: list[str] = saved["vocabulary"]
+        ids: list[str] = saved["ids"]
+        sentence_rows = arrays["sentences"]
+        prepared = Prepared(
+            children={int(row): rows for row, rows in saved["children"]},
+            linked={int(row): int(to) for row, to in saved["linked"]},
+            by_chunk=RangeMap.of_sorted(sentence_rows[:, 0], len(ids)),
+            term_sets=TermColumn(vocabulary, arrays["chunk_term_pointers"], arrays["chunk_terms"]),
+            sentence_terms=TermColumn(vocabulary, arrays["sentence_term_pointers"], arrays["sentence_terms"]),
+            doc_of=np.asarray(arrays["doc_of"]).tolist(), doc_fields=saved["doc_fields"],
+            topic_terms=set(saved["topic_terms"]))
+        metas = MetaColumns(saved["meta_keys"], saved["meta_values"], np.asarray(arrays["meta_codes"]).T.tolist())
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        if not isinstance(exc, FileNotFoundError):
+            log.warning("ignoring the damaged snapshot %s (%s); reading the index instead", folder, exc)
+        return None
+    if not (len(metas) == len(texts) == len(ids) == len(arrays["vectors"])):
+        return None
+    corpus = Corpus(ids, texts, metas, arrays["vectors"], SentenceColumn(sentence_rows, texts),
+                    arrays["sentence_vectors"], saved["fingerprint"], prepared=prepared)
+    corpus.bm25 = bm25_index(corpus, cache_dir)
+    return corpus
