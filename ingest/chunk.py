@@ -199,7 +199,8 @@ class Chunker:
         shown = embed_text(path, kind, language, text)
         content_hash = _hash(text)
         return Chunk(
-            id=f"#{position}", text=text, embed_text=shown, source=doc.source, title=doc.title,
+            id=f"#{position}", text=text, embed_text=shown, source=doc.source, source_name=doc.source_name,
+            title=doc.title,
             doc_kind=doc.kind, section=path, anchor=slug(section.heading or doc.title),
             start_line=min(u.start_line for u in units), end_line=max(u.end_line for u in units),
             kind=kind, language=language, providers=providers_in(f"{path}\n{text}") or doc_providers,
@@ -216,7 +217,7 @@ class Chunker:
         renamed: dict[str, str] = {}
         final: list[Chunk] = []
         for ordinal, chunk in enumerate(chunks):
-            base = f"{chunk.source}\x00{chunk.section}\x00{chunk.content_hash}"
+            base = f"{chunk.key}\x00{chunk.section}\x00{chunk.content_hash}"
             seen[base] = seen.get(base, -1) + 1
             chunk_id = _hash(f"{base}\x00{seen[base]}")[:24]
             renamed[chunk.id] = chunk_id

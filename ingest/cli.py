@@ -6,23 +6,24 @@ composition root, `app.cli`, which imports each area's `register` statically.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ingest.errors import SettingsError
-from ingest.settings import Settings
+from ingest.settings import Settings, parse_source
 
 err = Console(stderr=True)
 out = Console()
 
 
-def build_settings(source: list[Path] | None = None, index: Path | None = None, **extra: Any) -> Settings:
-    """Settings from the environment, with command-line flags taking precedence."""
+def build_settings(source: Sequence[str | Path] | None = None, index: Path | None = None, **extra: Any) -> Settings:
+    """Settings from the environment, with command-line flags taking precedence; `source` holds
+    `DIR` or `DIR=NAME` specs."""
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -31,7 +32,9 @@ def build_settings(source: list[Path] | None = None, index: Path | None = None, 
         raise SettingsError(f"{variable}={first.get('input')!r}: {first['msg']}; fix or unset it") from None
     update: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
     if source:
-        update["sources"] = source
+        parsed = [parse_source(spec) for spec in source]
+        update["sources"] = [folder for folder, _ in parsed]
+        update["source_names"] = {**settings.source_names, **{folder: name for folder, name in parsed if name}}
     if index is not None:
         update["index_dir"] = index
     settings = settings.model_copy(update=update)
@@ -54,14 +57,15 @@ def make_embedder(settings: Settings) -> Any:
     return SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
 
 
-SourceOpt = typer.Option(None, "--source", "-s", help="source folder (repeatable); default kb/")
+SourceOpt = typer.Option(None, "--source", "-s", metavar="DIR[=NAME]",
+                         help="source folder, optionally named (repeatable); default kb/, named after the folder")
 IndexOpt = typer.Option(None, "--index", help="index folder; default .kb-index/")
 JsonOpt = typer.Option(False, "--json", help="print JSON instead of a table")
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def ingest(source: list[Path] | None = SourceOpt, index: Path | None = IndexOpt,
+    def ingest(source: list[str] | None = SourceOpt, index: Path | None = IndexOpt,
                rebuild: bool = typer.Option(False, "--rebuild", help="drop the index and embed everything"),
                explain: bool = typer.Option(False, "--explain", help="list what was excluded and why"),
                prune: bool = typer.Option(False, "--prune", help="allow removing most of the index, or everything "
@@ -69,17 +73,18 @@ def register(app: typer.Typer) -> None:
                dry_run: bool = typer.Option(False, "--dry-run", help="print what would change; write nothing"),
                as_json: bool = JsonOpt) -> None:
         """Load, clean, chunk and embed the knowledge base; only changed documents are re-embedded."""
+        from contextlib import nullcontext
+
         from ingest.pipeline import ingest as run_ingest
+        from ingest.progress import BarProgress, progress_for
         from ingest.render import print_report
 
         settings = build_settings(source, index)
+        settings.named_sources()  # two folders under one name: refused before the model loads
         embedder = make_embedder(settings)
-        with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True, disable=not err.is_terminal) as bar:
-            task = bar.add_task("embed", total=None)
-            report = run_ingest(settings, embedder, rebuild,
-                                progress=lambda done, total: bar.update(task, completed=done, total=total),
-                                prune=prune, dry_run=dry_run)
+        progress = progress_for(err)
+        with progress if isinstance(progress, BarProgress) else nullcontext():
+            report = run_ingest(settings, embedder, rebuild, progress=progress, prune=prune, dry_run=dry_run)
         if as_json:
             exclude = None if explain else {"excluded"}
             print(report.model_dump_json(indent=2, exclude=exclude))

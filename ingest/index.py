@@ -36,7 +36,7 @@ import numpy as np
 
 from ingest.embed import Vectors
 from ingest.errors import IndexError_, IndexMismatchError
-from ingest.records import Chunk, Metadata
+from ingest.records import Chunk, Metadata, document_key
 from ingest.settings import Settings
 
 if TYPE_CHECKING:  # chromadb costs half a second to import; a cached snapshot needs none of it
@@ -66,6 +66,11 @@ class ManifestEntry:
     chunk_ids: tuple[str, ...]
     title: str
     kind: str
+    source_name: str = ""  # empty in an index written before sources had names
+
+    @property
+    def key(self) -> str:
+        return document_key(self.source_name, self.source)
 
 
 def open_client(settings: Settings) -> ClientAPI:
@@ -262,8 +267,8 @@ class IndexStore:
         for meta, doc in zip(got["metadatas"] or [], got["documents"] or [], strict=True):
             entry = ManifestEntry(str(meta["source"]), str(meta["doc_hash"]), str(meta["status"]),
                                   tuple(json.loads(doc or "[]")), str(meta.get("title", "")),
-                                  str(meta.get("kind", "")))
-            entries[entry.source] = entry
+                                  str(meta.get("kind", "")), str(meta.get("source_name", "")))
+            entries[entry.key] = entry
         return entries
 
     def mark(self, entries: Sequence[ManifestEntry]) -> None:
@@ -271,26 +276,32 @@ class IndexStore:
         for part in _batches(entries, self.batch_size):
             batch = entries[part]
             metas: list[Any] = [{"source": e.source, "doc_hash": e.doc_hash, "status": e.status,
-                                      "title": e.title, "kind": e.kind, "chunks": len(e.chunk_ids)} for e in batch]
+                                 "title": e.title, "kind": e.kind, "chunks": len(e.chunk_ids),
+                                 **({"source_name": e.source_name} if e.source_name else {})} for e in batch]
             self.manifest_collection().upsert(
-                ids=[e.source for e in batch], embeddings=np.asarray([_PLACEHOLDER] * len(batch), dtype=np.float32),
+                ids=[e.key for e in batch], embeddings=np.asarray([_PLACEHOLDER] * len(batch), dtype=np.float32),
                 metadatas=metas, documents=[json.dumps(list(e.chunk_ids)) for e in batch])
 
-    def forget(self, sources: Sequence[str]) -> None:
-        if sources:
-            self.manifest_collection().delete(ids=list(sources))
+    def forget(self, keys: Sequence[str]) -> None:
+        """Drop documents' manifest records, by document key."""
+        if keys:
+            self.manifest_collection().delete(ids=list(keys))
 
     # -- chunks ------------------------------------------------------------------------------
-    def stored_ids(self, sources: Sequence[str]) -> dict[str, set[str]]:
-        """The chunk ids actually stored for each source (whatever the manifest says)."""
-        found: dict[str, set[str]] = {source: set() for source in sources}
-        if not sources or not self.exists():
+    def stored_ids(self, documents: Sequence[tuple[str, str]]) -> dict[str, set[str]]:
+        """The chunk ids actually stored for each (source name, path), whatever the manifest says, by
+        document key."""
+        found: dict[str, set[str]] = {document_key(name, path): set() for name, path in documents}
+        if not documents or not self.exists():
             return found
-        for part in _batches(sources, 500):
-            where: Any = {"source": {"$in": list(sources[part])}}
+        paths = sorted({path for _, path in documents})
+        for part in _batches(paths, 500):
+            where: Any = {"source": {"$in": paths[part]}}
             got = self.chunks().get(where=where, include=["metadatas"])
             for chunk_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                found[str(meta["source"])].add(chunk_id)
+                key = document_key(str(meta.get("source_name", "")), str(meta["source"]))
+                if key in found:  # the same path in another source is another document
+                    found[key].add(chunk_id)
         return found
 
     def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]] | Vectors,
@@ -300,7 +311,7 @@ class IndexStore:
         extra = extra or {}
         for part in _batches(chunks, self.batch_size):
             batch = chunks[part]
-            metadatas: list[Any] = [{**c.metadata(doc_hashes[c.source]), **extra.get(c.id, {})} for c in batch]
+            metadatas: list[Any] = [{**c.metadata(doc_hashes[c.key]), **extra.get(c.id, {})} for c in batch]
             collection.upsert(ids=[c.id for c in batch], documents=[c.text for c in batch],
                               embeddings=np.asarray(vectors[part], dtype=np.float32), metadatas=metadatas)
 
@@ -308,7 +319,7 @@ class IndexStore:
         collection = self.chunks()
         for part in _batches(chunks, self.batch_size):
             batch = chunks[part]
-            collection.update(ids=[c.id for c in batch], metadatas=[c.metadata(doc_hashes[c.source]) for c in batch])
+            collection.update(ids=[c.id for c in batch], metadatas=[c.metadata(doc_hashes[c.key]) for c in batch])
 
     def delete(self, ids: Sequence[str]) -> None:
         if not ids:

@@ -7,8 +7,8 @@ import os
 import re
 import stat
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from ingest.mkdocs import SNIPPET, is_mkdocs, normalize, snippet_file
 from ingest.records import Converted, DocKind, Document, Notice, Skipped
 from ingest.repair import repair_text
 from ingest.schema import PatternFrontMatter, PersonaFrontMatter, ReferenceFrontMatter
+from ingest.settings import SourceFolder, default_source_name
 from ingest.yaml_guard import expansion_problem
 
 SUFFIXES = (".md", ".markdown", ".txt")
@@ -319,22 +320,32 @@ def _read_snippets(root: Path, rel: Path, body: str, max_bytes: int, notices: li
     return found
 
 
-def load_documents(sources: list[Path], max_bytes: int) -> LoadResult:
-    """Load every document under the source folders; bad files are skipped, not fatal."""
+def named(sources: Sequence[Path | SourceFolder]) -> list[SourceFolder]:
+    """Source folders with their names; a bare folder is named after itself."""
+    return [s if isinstance(s, SourceFolder) else SourceFolder(s, default_source_name(s)) for s in sources]
+
+
+def load_documents(sources: Sequence[Path | SourceFolder], max_bytes: int,
+                   progress: Callable[[int, int], None] | None = None) -> LoadResult:
+    """Load every document under the source folders; bad files are skipped, not fatal. `progress` is
+    told (files read, files found) as reading goes."""
     result = LoadResult()
-    for root, path in discover(sources, result.left_out):
+    found = [(source.name, root, path) for source in named(sources)
+             for root, path in discover([source.path], result.left_out)]
+    for read, (name, root, path) in enumerate(found, start=1):
         loaded, notices = load_document(root, path, max_bytes)
         result.notices.extend(notices)
-        if isinstance(loaded, Skipped):
-            if loaded.reason == "not-knowledge":
-                result.left_out["YAML or JSON that is not a template or state machine"] += 1
-            else:
-                result.skipped.append(loaded)
+        if isinstance(loaded, Document):
+            result.documents.append(replace(loaded, source_name=name))
+        elif loaded.reason == "not-knowledge":
+            result.left_out["YAML or JSON that is not a template or state machine"] += 1
         else:
-            result.documents.append(loaded)
+            result.skipped.append(replace(loaded, source_name=name))
+        if progress is not None:
+            progress(read, len(found))
     # Code a page already includes with `--8<--` is cited there, at its own lines: not twice.
-    included = {(d.root, path) for d in result.documents if d.kind != "code" for path in d.includes}
-    kept = [d for d in result.documents if d.kind != "code" or (d.root, d.source) not in included]
+    included = {(d.source_name, path) for d in result.documents if d.kind != "code" for path in d.includes}
+    kept = [d for d in result.documents if d.kind != "code" or (d.source_name, d.source) not in included]
     if len(kept) < len(result.documents):
         result.left_out["code a page already includes (cited there)"] += len(result.documents) - len(kept)
     result.documents = kept

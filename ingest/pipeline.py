@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,12 +19,12 @@ from ingest.hostile import addressed_to_assistant
 from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry
 from ingest.load import load_documents
 from ingest.markdown import parse_sections
-from ingest.records import Chunk, Document, Exclusion, Metadata, Notice
+from ingest.records import Chunk, Document, Exclusion, Metadata, Skipped, document_key
 from ingest.sentences import answer_spans, encode_sentences, sentence_spans
-from ingest.settings import Settings
+from ingest.settings import Settings, SourceFolder
 from ingest.tables import row_spans
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[str, int, int], None]  # (stage: reading | chunking | embedding | writing, done, total)
 Writer = Callable[[list[Chunk], Vectors, dict[str, Metadata]], None]
 
 
@@ -61,6 +62,12 @@ class IngestReport(BaseModel):
     left_out: dict[str, int] = Field(default_factory=dict, description="files not read, by reason")
     changed: list[str] = Field(default_factory=list, description="documents (re)embedded, or that would be")
     removed: list[str] = Field(default_factory=list, description="documents removed, or that would be")
+    sources_removed: dict[str, int] = Field(default_factory=dict, description="source names no longer "
+                                            "configured whose documents were (or would be) removed: their count")
+    files_read: int = 0
+    load_seconds: float = Field(0.0, description="finding, reading and converting files to markdown")
+    chunk_seconds: float = Field(0.0, description="cleaning and chunking the changed documents")
+    write_seconds: float = Field(0.0, description="writing chunks and vectors to the index")
     index_version: int = 0
 
 
@@ -92,7 +99,7 @@ class Ingestor:
                  prune: bool = False, dry_run: bool = False) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.progress = progress or (lambda done, total: None)
+        self.progress = progress or (lambda stage, done, total: None)
         self.prune = prune
         self.dry_run = dry_run
 
@@ -131,16 +138,30 @@ class Ingestor:
 
     def _ingest(self, store: IndexStore, rebuild: bool) -> IngestReport:
         rules = load_rules(self.settings.exclude_rules)
-        loaded = load_documents(self.settings.sources, self.settings.max_file_bytes)
+        sources = self.settings.named_sources()
+        started = time.perf_counter()
+        loaded = load_documents(sources, self.settings.max_file_bytes,
+                                lambda done, total: self.progress("reading", done, total))
         report = IngestReport(documents_seen=len(loaded.documents) + len(loaded.skipped), dry_run=self.dry_run)
-        report.skipped = [SkippedFile(path=s.path, reason=s.reason, detail=s.detail) for s in loaded.skipped]
+        report.load_seconds = round(time.perf_counter() - started, 3)
+        report.files_read = report.documents_seen
+        report.skipped = [SkippedFile(path=_shown(s.source_name, s.path, sources), reason=s.reason, detail=s.detail)
+                          for s in loaded.skipped]
         report.documents_skipped = len(loaded.skipped)
         report.warnings = [str(n) for n in loaded.notices]
         report.left_out = dict(loaded.left_out)
-        documents = self._unique(self._knowledge(loaded.documents, rules, report), report)
+        documents = self._knowledge(loaded.documents, rules, report)
         live = store.manifest()
-        report.removed = sorted(set(live) - {d.key for d in documents} - {s.path for s in loaded.skipped})
-        refusal = self._destruction(live, report.removed, loaded.documents)
+        present = {d.key for d in documents} | {s.key for s in loaded.skipped}
+        renamed = _unnamed_now_named(live, documents, loaded.skipped)
+        if renamed:
+            report.warnings.append(f"the index predates named sources: {len(renamed)} documents are stored again "
+                                   "under their source's name (once; later ingests reuse them)")
+        report.removed = sorted(set(live) - present - renamed)
+        report.sources_removed = dict(sorted(Counter(
+            live[key].source_name for key in report.removed
+            if live[key].source_name and live[key].source_name not in {s.name for s in sources}).items()))
+        refusal = self._destruction(live, report, loaded.documents)
         if refusal and self.dry_run:
             report.warnings.append(f"without --prune, {refusal}")
         elif refusal:
@@ -156,26 +177,38 @@ class Ingestor:
         if self.dry_run:
             report.documents_removed = len(report.removed)
             return report
-        if plans or report.removed or rebuild:
+        if plans or report.removed or renamed or rebuild:
             store.begin_write()
             self._embed_and_write(plans, store, report)
             self._remove(manifest, report.removed, store, report)
+            self._remove(manifest, sorted(renamed), store, report, counted=False)
             report.index_version = store.publish().version
         else:
             report.index_version = store.head().version
         return report
 
-    def _destruction(self, live: dict[str, ManifestEntry], removed: list[str], loaded: list[Document]) -> str:
+    def _destruction(self, live: dict[str, ManifestEntry], report: IngestReport, loaded: list[Document]) -> str:
         """Why this ingest must not run without --prune, or "": dropping most of the index, or all a
-        source folder gave, is what an empty or mistyped --source looks like."""
+        source folder gave, is what an empty or mistyped --source looks like; dropping a whole named
+        source is what a forgotten --source (or a shell without KB_SOURCES) looks like."""
+        removed = report.removed
         if self.prune or not removed:
             return ""
         empty = [str(root) for root in self.settings.sources if not any(d.root == root for d in loaded)]
-        if len(removed) * 2 <= len(live) and not empty:
+        if len(removed) * 2 <= len(live) and not empty and not report.sources_removed:
             return ""
         shown = ", ".join(removed[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")
-        why = f"the source folder {', '.join(empty)} has no documents" if empty else "the sources no longer have them"
-        return f"this ingest would remove {len(removed)} of the {len(live)} indexed documents ({shown}) because {why}"
+        why = []
+        if report.sources_removed:
+            gone = ", ".join(f"{name!r} ({count} document{'s' * (count != 1)})"
+                            for name, count in report.sources_removed.items())
+            given = ", ".join(s.name for s in self.settings.named_sources())
+            why.append(f"the source {gone} is not among the sources given ({given}; add it back with "
+                       "--source DIR=NAME)")
+        if empty:
+            why.append(f"the source folder {', '.join(empty)} has no documents")
+        return (f"this ingest would remove {len(removed)} of the {len(live)} indexed documents ({shown}) because "
+                f"{' and '.join(why) or 'the sources no longer have them'}")
 
     @staticmethod
     def _knowledge(documents: list[Document], rules: RuleSet, report: IngestReport) -> list[Document]:
@@ -188,17 +221,6 @@ class Ingestor:
             else:
                 kept.append(doc)
         return kept
-
-    @staticmethod
-    def _unique(documents: list[Document], report: IngestReport) -> list[Document]:
-        seen: dict[str, Document] = {}
-        for doc in documents:
-            if doc.key in seen:
-                report.warnings.append(str(Notice(doc.key, None, f"also found under {seen[doc.key].root}; "
-                                                                  f"the copy under {doc.root} is ignored")))
-            else:
-                seen[doc.key] = doc
-        return list(seen.values())
 
     def _plan(self, documents: list[Document], manifest: dict[str, ManifestEntry], fingerprint: str,
               rules: RuleSet, store: IndexStore, report: IngestReport) -> list[_Plan]:
@@ -213,14 +235,17 @@ class Ingestor:
                 report.chunks_unchanged += len(entry.chunk_ids)
                 continue
             changed.append((doc, doc_hash))
-        stored = store.stored_ids([doc.key for doc, _ in changed])
-        for doc, doc_hash in changed:
+        started = time.perf_counter()
+        stored = store.stored_ids([(doc.source_name, doc.source) for doc, _ in changed])
+        for done, (doc, doc_hash) in enumerate(changed, start=1):
             chunker = chunker or Chunker(self.embedder.count_tokens, self._limits())
             cleaned = remove_non_knowledge(doc.source, parse_sections(doc.body), rules)
             report.excluded.extend(_excluded(e) for e in cleaned.exclusions)
             plans.append(_Plan(doc, doc_hash, chunker.chunk(doc, cleaned.sections), stored[doc.key]))
             report.excluded.extend(_addressed(plans[-1].chunks))
+            self.progress("chunking", done, len(changed))
         report.documents_changed = len(plans)
+        report.chunk_seconds = round(time.perf_counter() - started, 3)
         return plans
 
     def _limits(self) -> ChunkLimits:
@@ -257,7 +282,7 @@ class Ingestor:
         batch = max(self.settings.embed_batch_size * 4, 256)  # bounds memory for token vectors
         # Longest first, like SentenceTransformer.encode does across its input: less padding per batch.
         ordered = sorted(chunks, key=lambda c: -len(c.embed_text))
-        self.progress(0, len(chunks))
+        self.progress("embedding", 0, len(chunks))
         embedded = []
         for start in range(0, len(ordered), batch):
             part = ordered[start : start + batch]
@@ -268,23 +293,29 @@ class Ingestor:
             extra = {c.id: encode_sentences(row, pooled)
                      for c, row, pooled in zip(part, spans, span_vectors, strict=True) if row}
             embedded.append((part, vectors, extra))  # float32, not lists of Python floats: 8x smaller
-            self.progress(min(start + batch, len(chunks)), len(chunks))
+            self.progress("embedding", min(start + batch, len(chunks)), len(chunks))
         report.embed_seconds = round(time.perf_counter() - started, 3)
         # Written after embedding, not alongside it: on two cores Chroma's writes slow the model more
         # than they save (measured with `make bench`).
+        started = time.perf_counter()
+        written = 0
         for part, vectors, extra in embedded:
             write(part, vectors, extra)
+            written += len(part)
+            self.progress("writing", written, len(chunks))
+        report.write_seconds = round(time.perf_counter() - started, 3)
 
     @staticmethod
     def _remove(manifest: dict[str, ManifestEntry], removed: list[str], store: IndexStore,
-                report: IngestReport) -> None:
+                report: IngestReport, counted: bool = True) -> None:
         """Documents gone from the sources lose their chunks; skipped ones keep their last good version.
-        (After a rebuild the new generation never had them: nothing to delete.)"""
-        gone = [source for source in removed if source in manifest]
-        report.documents_removed += len(removed)
+        (After a rebuild the new generation never had them: nothing to delete.) Documents stored again
+        under a new key are not `counted` as removed."""
+        gone = [key for key in removed if key in manifest]
+        report.documents_removed += len(removed) if counted else 0
         if not gone:
             return
-        stored = store.stored_ids(gone)
+        stored = store.stored_ids([(manifest[key].source_name, manifest[key].source) for key in gone])
         store.delete(sorted(i for ids in stored.values() for i in ids))
         store.forget(gone)
         report.chunks_deleted += sum(len(ids) for ids in stored.values())
@@ -310,8 +341,20 @@ def _model_spans(chunk: Chunk, stored: list[tuple[int, int]]) -> list[tuple[int,
 
 
 def _entry(plan: _Plan, status: str) -> ManifestEntry:
-    return ManifestEntry(plan.doc.key, plan.doc_hash, status, tuple(c.id for c in plan.chunks), plan.doc.title,
-                         plan.doc.kind)
+    return ManifestEntry(plan.doc.source, plan.doc_hash, status, tuple(c.id for c in plan.chunks), plan.doc.title,
+                         plan.doc.kind, plan.doc.source_name)
+
+
+def _unnamed_now_named(live: dict[str, ManifestEntry], documents: list[Document], skipped: list[Skipped]) -> set[str]:
+    """Keys of records written before sources had names whose path a named source now gives: the same
+    document under its new key, not a removal."""
+    paths = {d.source for d in documents} | {s.path for s in skipped}
+    return {key for key, entry in live.items() if not entry.source_name and entry.source in paths}
+
+
+def _shown(name: str, path: str, sources: list[SourceFolder]) -> str:
+    """A path as the user should read it: bare with one source, `name:path` with several."""
+    return path if len(sources) == 1 else document_key(name, path)
 
 
 def _addressed(chunks: list[Chunk]) -> list[ExcludedSpan]:

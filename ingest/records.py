@@ -15,6 +15,13 @@ Metadata = dict[str, str | int | float | bool | list[str | int | float | bool]]
 PROVIDERS = ("aws", "gcp", "azure", "cloudflare", "vercel", "netlify")
 
 
+def document_key(source_name: str, source: str) -> str:
+    """A document's identity in the index: its source's name and its path there (`docs:guide/a.md`), so
+    two sources may hold the same relative path. An index written before sources had names used the bare
+    path (and its records carry no source name)."""
+    return f"{source_name}:{source}" if source_name else source
+
+
 @dataclass(frozen=True)
 class Notice:
     """A problem found in one file that did not stop the batch."""
@@ -34,6 +41,11 @@ class Skipped:
     reason: str  # unreadable | vanished | binary | empty | invalid-encoding | over-size | invalid-front-matter |
     # outside-root | yaml-bomb | corrupt | encrypted | no-text-layer | unparsable
     detail: str
+    source_name: str = ""
+
+    @property
+    def key(self) -> str:
+        return document_key(self.source_name, self.path)
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class Document:
     content_hash: str = ""
     includes: dict[str, str] = field(default_factory=dict)  # snippet path -> its text (mkdocs `--8<--`)
     pages: tuple[int, ...] = ()  # converted PDF: the body line where each page starts (page 1 first)
+    source_name: str = ""  # the name of the source folder (see ingest.settings.SourceFolder)
 
     def page_of(self, line: int) -> int | None:
         """The page a body line comes from (1-based), or None for a document without pages."""
@@ -69,7 +82,7 @@ class Document:
 
     @property
     def key(self) -> str:
-        return self.source
+        return document_key(self.source_name, self.source)
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,12 @@ class Chunk(BaseModel):
     origin: str = ""  # for included code: the file (relative to the root) whose lines start_line..end_line are the text
     start_page: int | None = Field(None, ge=1)  # a converted PDF's pages the text comes from
     end_page: int | None = Field(None, ge=1)
+    source_name: str = ""  # the name of the source folder the document came from
+
+    @property
+    def key(self) -> str:
+        """Its document's key (see document_key)."""
+        return document_key(self.source_name, self.source)
 
     def metadata(self, doc_hash: str) -> Metadata:
         """Flat metadata for Chroma; lists are allowed, None is not."""
@@ -128,6 +147,8 @@ class Chunk(BaseModel):
             "ordinal": self.ordinal,
             "doc_hash": doc_hash,
         }
+        if self.source_name:
+            meta["source_name"] = self.source_name
         if self.origin:
             meta["origin"] = self.origin
         if self.start_page is not None and self.end_page is not None:  # absent, not None: Chroma refuses None

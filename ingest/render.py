@@ -75,3 +75,10 @@ def print_stats(stats: IndexStats, out: Console) -> None:
     for category, n in stats.categories.items():
         table.add_row(f"  category {category}", str(n))
     out.print(table)
+    by_source = Table("source", "format", "documents", "chunks")
+    for name, source in stats.sources.items():
+        by_source.add_row(name or "(unnamed)", "all", str(source.documents), str(source.chunks))
+        for kind, count in source.formats.items():
+            by_source.add_row("", kind, str(count.documents), str(count.chunks))
+    if stats.sources:
+        out.print(by_source)

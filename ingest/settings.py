@@ -5,13 +5,46 @@ No other module reads the environment: they receive a Settings (or a part of it)
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ingest.errors import SourceError
+
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class SourceFolder:
+    """A source folder and the name its documents are stored, cited and filtered under."""
+
+    path: Path
+    name: str
+
+
+def default_source_name(path: Path) -> str:
+    """The folder's own name (`.` is the current folder's), reduced to the characters a name may have."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", path.resolve().name).strip("-._")
+    return name[:64] or "source"
+
+
+def parse_source(spec: str | Path) -> tuple[Path, str | None]:
+    """`DIR` or `DIR=NAME` (split at the last `=`; an existing folder whose name has `=` is taken whole)."""
+    spec = str(spec)
+    folder, sep, name = spec.rpartition("=")
+    if not sep or Path(spec).is_dir():
+        return Path(spec), None
+    if not SOURCE_NAME.match(name):
+        raise SourceError(f"source {spec!r}: the name {name!r} must be 1-64 letters, digits, '.', '_' or '-', "
+                          "starting with a letter or digit")
+    if not folder:
+        raise SourceError(f"source {spec!r}: no folder before '='; use DIR=NAME")
+    return Path(folder), name
 
 
 class RetrieveSettings(BaseModel):
@@ -75,6 +108,8 @@ class Settings(BaseSettings):
     )
 
     sources: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [Path("kb")])
+    source_names: dict[Path, str] = Field(default_factory=dict, description="a source folder's name when it "
+                                          "is not the folder's own (KB_SOURCES=DIR=NAME or --source DIR=NAME)")
     index_dir: Path = Path(".kb-index")
     chroma_url: str = Field("", description="empty: embedded Chroma in index_dir; else a Chroma server URL")
     collection: str = "serverless-kb"
@@ -125,13 +160,32 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("sources", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _split_sources(cls, value: object) -> object:
-        # KB_SOURCES=kb:extra-docs, like PATH.
-        if isinstance(value, str):
-            return [Path(part) for part in value.split(":") if part]
-        return value
+    def _split_sources(cls, data: Any) -> Any:
+        # KB_SOURCES=kb:extra-docs=docs, like PATH; each part DIR or DIR=NAME.
+        if not isinstance(data, dict) or not isinstance(data.get("sources"), str | list):
+            return data
+        parts = data["sources"].split(":") if isinstance(data["sources"], str) else data["sources"]
+        try:
+            parsed = [parse_source(p) if isinstance(p, str) else (Path(p), None) for p in parts if p != ""]
+        except SourceError as exc:
+            raise ValueError(str(exc)) from None
+        names = {folder: name for folder, name in parsed if name}
+        return {**data, "sources": [folder for folder, _ in parsed],
+                "source_names": {**(data.get("source_names") or {}), **names}}
+
+    def named_sources(self) -> list[SourceFolder]:
+        """The source folders with their names; two folders under one name are refused (their documents
+        would collide)."""
+        named = [SourceFolder(path, self.source_names.get(path) or default_source_name(path)) for path in self.sources]
+        seen: dict[str, Path] = {}
+        for source in named:
+            if source.name in seen:
+                raise SourceError(f"the source folders {seen[source.name]} and {source.path} are both named "
+                                  f"{source.name!r}; name one with --source DIR=NAME (or DIR=NAME in KB_SOURCES)")
+            seen[source.name] = source.path
+        return named
 
     @property
     def feedback_db(self) -> Path:

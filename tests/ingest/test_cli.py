@@ -72,7 +72,7 @@ def test_ingest_json_then_stats_json(tmp_path: Path) -> None:
     assert refused.returncode == 2 and refused.stderr.strip().count("\n") == 0, refused.stderr
     assert "would remove 7 of the 7 indexed documents" in refused.stderr and "--prune" in refused.stderr
     plan = kb("ingest", "--source", str(empty), "--index", str(tmp_path / "idx"), "--dry-run")
-    assert plan.returncode == 0 and "would remove table.md" in plan.stdout, plan.stderr
+    assert plan.returncode == 0 and "would remove docs:table.md" in plan.stdout, plan.stderr
     assert "without --prune, this ingest would remove 7" in plan.stderr
     assert json.loads(kb("stats", "--index", str(tmp_path / "idx"), "--json").stdout)["documents"] == 7
     batch = tmp_path / "questions.txt"

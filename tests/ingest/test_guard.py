@@ -47,7 +47,7 @@ def test_removing_a_few_documents_needs_no_flag(settings: Settings, embedder: Ha
     kb = _populate(settings)
     ingest(settings, embedder)
     (kb / "agent.md").unlink()
-    assert ingest(settings, embedder).removed == ["agent.md"]
+    assert ingest(settings, embedder).removed == ["kb:agent.md"]
 
 
 def test_removing_most_documents_needs_prune(settings: Settings, embedder: HashingEmbedder) -> None:
@@ -59,7 +59,7 @@ def test_removing_most_documents_needs_prune(settings: Settings, embedder: Hashi
         ingest(settings, embedder)
     report = ingest(settings, embedder, prune=True)
     assert report.documents_removed == 2 and list(IndexStore.open(settings, embedder.name).manifest()) == [
-        "code-comments.md"]
+        "kb:code-comments.md"]
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(settings: Settings, embedder: HashingEmbedder) -> None:
@@ -70,5 +70,5 @@ def test_dry_run_prints_the_plan_and_writes_nothing(settings: Settings, embedder
     (kb / "table.md").write_text((kb / "table.md").read_text() + "\nOne more sentence about limits.\n")
     embedder.embedded.clear()
     plan = ingest(settings, embedder, dry_run=True)
-    assert plan.dry_run and plan.changed == ["table.md"] and plan.removed == ["agent.md"]
+    assert plan.dry_run and plan.changed == ["kb:table.md"] and plan.removed == ["kb:agent.md"]
     assert snapshot(settings) == before and embedder.embedded == []

@@ -162,4 +162,4 @@ def test_a_file_that_vanishes_keeps_its_last_indexed_version(settings: Settings,
     second = ingest(settings, embedder)
     assert [(s.path, s.reason) for s in second.skipped] == [("gone.md", "vanished")]
     assert second.documents_removed == 0 and second.chunks_deleted == 0
-    assert "gone.md" in IndexStore.open(settings, embedder.name).manifest()
+    assert "kb:gone.md" in IndexStore.open(settings, embedder.name).manifest()

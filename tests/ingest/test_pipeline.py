@@ -86,7 +86,7 @@ def test_deleting_a_document_removes_its_chunks(settings: Settings, embedder: Ha
     assert report.documents_removed == 1 and report.chunks_deleted >= 3
     state = snapshot(settings)
     assert {m["source"] for m, _, _ in state["chunks"].values()} == {"table.md", "agent.md"}
-    assert set(state["manifest"]) == {"table.md", "agent.md"}
+    assert set(state["manifest"]) == {"kb:table.md", "kb:agent.md"}
 
 
 def test_a_file_that_turns_bad_keeps_its_last_good_version(settings: Settings, embedder: HashingEmbedder) -> None:
@@ -127,17 +127,6 @@ def test_second_ingest_fails_fast_while_the_lock_is_held(settings: Settings, emb
     settings.index_dir.mkdir(parents=True)
     with FileLock(str(settings.lock_file)), pytest.raises(IndexLockedError, match="another `kb ingest`"):
         ingest(settings, embedder)
-
-
-def test_duplicate_relative_paths_across_sources_warn(settings: Settings, embedder: HashingEmbedder,
-                                                      tmp_path: Path) -> None:
-    _populate(settings, ("table.md",))
-    extra = tmp_path / "extra"
-    extra.mkdir()
-    shutil.copy(DOCS / "table.md", extra / "table.md")
-    report = ingest(settings.model_copy(update={"sources": [*settings.sources, extra]}), embedder)
-    assert report.documents_changed == 1
-    assert any("also found under" in w for w in report.warnings)
 
 
 def test_files_listed_in_rules_are_not_indexed(settings: Settings, embedder: HashingEmbedder,
