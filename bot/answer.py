@@ -26,6 +26,7 @@ class Citation(BaseModel):
     origin: str = ""  # included code: the file the text comes from; start_line/end_line are its lines
     start_page: int | None = Field(None, ge=1, description="a PDF's pages the text comes from")
     end_page: int | None = Field(None, ge=1)
+    source_name: str = Field("", description="the name of the source folder the document came from")
 
     @property
     def label(self) -> str:
@@ -43,6 +44,11 @@ class Citation(BaseModel):
             pages = f"p. {self.start_page}" if end == self.start_page else f"pp. {self.start_page}\u2013{end}"
             return f"{self.source}, {pages}"
         return f"{self.origin or self.source}:{self.start_line}-{self.end_line}"
+
+    @property
+    def where(self) -> str:
+        """The location, after its source's name when there is one: "docs: guide/a.md:3-9"."""
+        return f"{self.source_name}: {self.location}" if self.source_name else self.location
 
 
 class Template(BaseModel):

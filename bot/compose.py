@@ -274,7 +274,7 @@ class Composer:
                         anchor=meta["anchor"], start_line=meta["start_line"], end_line=meta["end_line"],
                         score=round(hit.score, 6), text=self.corpus.texts[hit.row], kind=meta["kind"],
                         origin=meta.get("origin", ""), start_page=meta.get("start_page"),
-                        end_page=meta.get("end_page"))
+                        end_page=meta.get("end_page"), source_name=meta.get("source_name", ""))
 
     def _template(self, n: int, row: int) -> Template:
         meta = self.corpus.metas[row]

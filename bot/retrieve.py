@@ -40,6 +40,7 @@ class Filters(BaseModel):
     doc_kind: str | None = None
     kind: str | None = None
     source: str | None = None
+    source_name: str | None = None  # the name of a source folder (`kb ingest --source DIR=NAME`)
 
     @field_validator("provider")
     @classmethod
@@ -55,7 +56,8 @@ class Filters(BaseModel):
         if self.provider and self.provider not in (meta.get("providers") or []):
             return False
         return all(not value or meta.get(key) == value
-                   for key, value in (("doc_kind", self.doc_kind), ("kind", self.kind), ("source", self.source)))
+                   for key, value in (("doc_kind", self.doc_kind), ("kind", self.kind), ("source", self.source),
+                                      ("source_name", self.source_name)))
 
 
 @dataclass(frozen=True)

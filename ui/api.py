@@ -19,6 +19,7 @@ from ui.admission import Admission, Overloaded
 from ui.feedback import FeedbackStore
 from ui.limits import read_limited
 from ui.security import bearer_ok
+from ui.sources import source_names
 
 
 class AskBody(BaseModel):
@@ -71,6 +72,11 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
             body = AskBody.model_validate(json.loads(raw or b"null"))
         except (ValueError, ValidationError) as exc:
             return _error(422, f"invalid request: {_first_error(exc)}")
+        wanted = body.filters.source_name
+        known = source_names(bot.served.corpus if bot.served else None)
+        if wanted is not None and wanted not in known:
+            return _error(422, f"invalid request: filters.source_name: no source named {wanted!r} in the index "
+                               f"(it has: {', '.join(known) or 'no named sources'})")
         try:
             async with admission.slot():
                 if await request.is_disconnected():

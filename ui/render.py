@@ -37,7 +37,7 @@ def to_web_markdown(answer: Answer, answer_id: str = "a") -> str:
             citation = answer.citations[template.n - 1]
             parts.append(f"[{template.n}] {md_text(citation.label)} ({template.language})\n\n"
                          f"{fence(template.code, template.language)}")
-    sources = "\n".join(f"{c.n}. {md_text(c.label)} ({md_text(c.location)})" for c in answer.citations)
+    sources = "\n".join(f"{c.n}. {md_text(c.label)} ({md_text(c.where)})" for c in answer.citations)
     parts += ["**Sources**", sources, note]
     return "\n\n".join(parts)
 
@@ -111,7 +111,7 @@ def sources_html(answer: Answer, answer_id: str = "a") -> str:
         items.append(
             f'<details class="kb-source" id="kb-src-{answer_id}-{citation.n}">'
             f'<summary>{citation.n}. {html.escape(citation.label)} '
-            f'<span class="kb-loc">({html.escape(citation.location)})</span></summary>'
+            f'<span class="kb-loc">({html.escape(citation.where)})</span></summary>'
             f'<pre class="kb-chunk">{highlight(citation.text, _quoted(answer, citation.n))}</pre></details>')
     return f'<div class="kb-sources"><h4>Sources</h4>{"".join(items)}</div>'
 
@@ -153,10 +153,10 @@ def to_slack_blocks(answer: Answer, feedback_id: str = "") -> list[dict[str, Any
         for template in answer.templates:
             citation = answer.citations[template.n - 1]
             code, cut = _truncate(slack_escape(template.code), SLACK_CODE_LIMIT)
-            note = f"\n_Truncated: see {slack_escape(citation.location)} for the full template._" if cut else ""
+            note = f"\n_Truncated: see {slack_escape(citation.where)} for the full template._" if cut else ""
             header = f"*[{template.n}] {slack_escape(citation.label)}* ({slack_escape(template.language)})"
             blocks.append(_section(f"{header}\n```{code}```{note}"))
-        sources = "\n".join(f"{c.n}. {slack_escape(c.label)} ({slack_escape(c.location)})" for c in answer.citations)
+        sources = "\n".join(f"{c.n}. {slack_escape(c.label)} ({slack_escape(c.where)})" for c in answer.citations)
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": sources[:SLACK_TEXT_LIMIT]}]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn",
                                                     "text": slack_escape(answer.disclaimer)[:SLACK_TEXT_LIMIT]}]})

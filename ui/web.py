@@ -16,8 +16,10 @@ from bot.retrieve import Filters
 from ingest.errors import KBError
 from ui.feedback import FeedbackStore
 from ui.render import sources_html, to_web_markdown
+from ui.sources import source_names
 
 PROVIDERS = {"Any": None, "AWS": "aws", "GCP": "gcp", "Azure": "azure", "Cloudflare": "cloudflare"}
+ANY_SOURCE = "All sources"
 CODE_LANGUAGES = {"python", "javascript", "typescript", "yaml", "json", "shell", "markdown", "html", "css", "sql"}
 STREAM_DELAY = 0.02  # seconds between streamed blocks: enough to see, too short to wait for
 
@@ -49,13 +51,14 @@ document.addEventListener('click', function (event) {
 
 
 def _documents_table(bot: Bot) -> list[list[Any]]:
-    rows: dict[str, dict[str, Any]] = defaultdict(lambda: {"chunks": 0, "templates": 0})
+    rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"chunks": 0, "templates": 0})
     for meta in bot.corpus.metas if bot.corpus else []:
-        row = rows[meta["source"]]
+        row = rows[str(meta.get("source_name") or ""), meta["source"]]  # one path may be in two sources
         row.update(title=meta["title"], kind=meta["doc_kind"])
         row["chunks"] += 1
         row["templates"] += meta["kind"] == "template"
-    return [[r["title"], source, r["kind"], r["chunks"], r["templates"]] for source, r in sorted(rows.items())]
+    return [[r["title"], name, source, r["kind"], r["chunks"], r["templates"]]
+            for (name, source), r in sorted(rows.items())]
 
 
 def _templates(bot: Bot, provider: str, language: str) -> list[tuple[str, str]]:
@@ -78,13 +81,15 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
     examples = list(persona.data.example_questions) if persona else []
     languages = sorted({m["language"] for m in (bot.corpus.metas if bot.corpus else []) if m["kind"] == "template"})
 
-    def respond(message: str, chat: list[dict[str, Any]], provider: str, panels: list[str]) -> Iterator[Any]:
+    def respond(message: str, chat: list[dict[str, Any]], provider: str, source: str,
+                panels: list[str]) -> Iterator[Any]:
         asked = [m["content"] for m in chat if m["role"] == "user" and isinstance(m["content"], str)]
         chat = [*chat, {"role": "user", "content": message},
                 {"role": "assistant", "content": "_Searching the knowledge base…_"}]
         yield chat, "", gr.skip(), gr.skip(), panels
         try:
-            answer = bot.ask(message, history=asked, filters=Filters(provider=PROVIDERS.get(provider)))
+            filters = Filters(provider=PROVIDERS.get(provider), source_name=None if source == ANY_SOURCE else source)
+            answer = bot.ask(message, history=asked, filters=filters)
         except KBError as exc:
             chat[-1]["content"] = f"**Could not answer:** {exc}"
             yield chat, "", gr.skip(), gr.skip(), panels
@@ -126,7 +131,10 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
                     "with cited sources, verbatim templates and disclaimers.")
         with gr.Tab("Ask"), gr.Row():
             with gr.Column(scale=3):
-                provider = gr.Radio(list(PROVIDERS), value="Any", label="Provider", elem_id="kb-provider")
+                with gr.Row():
+                    provider = gr.Radio(list(PROVIDERS), value="Any", label="Provider", elem_id="kb-provider")
+                    source = gr.Dropdown([ANY_SOURCE, *source_names(bot.corpus)], value=ANY_SOURCE, label="Source",
+                                         elem_id="kb-source-filter")
                 chat = gr.Chatbot(elem_id="kb-chat", height=560, label="Answer",
                                   buttons=["copy"])
                 question = gr.Textbox(placeholder="Ask a serverless design question…", show_label=False,
@@ -141,8 +149,8 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
                         down = gr.Button("\U0001f44e Not helpful", elem_id="kb-down")
                     status = gr.Markdown(elem_id="kb-feedback-status")
         with gr.Tab("Knowledge base"):
-            gr.Dataframe(value=_documents_table(bot), headers=["title", "source", "kind", "chunks", "templates"],
-                         interactive=False, label="Documents")
+            gr.Dataframe(value=_documents_table(bot), interactive=False, label="Documents",
+                         headers=["title", "source name", "path", "kind", "chunks", "templates"])
             with gr.Row():
                 t_provider = gr.Dropdown(list(PROVIDERS), value="Any", label="Provider")
                 t_language = gr.Dropdown(["Any", *languages], value="Any", label="Language")
@@ -150,7 +158,7 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
             t_code = gr.Code(label="Template", interactive=False)
         item = gr.State("")
         panels = gr.State([])
-        question.submit(respond, [question, chat, provider, panels], [chat, question, sources, item, panels])
+        question.submit(respond, [question, chat, provider, source, panels], [chat, question, sources, item, panels])
         up.click(lambda i, c: vote(i, c, True), [item, comment], status)
         down.click(lambda i, c: vote(i, c, False), [item, comment], status)
         for control in (t_provider, t_language):

@@ -81,3 +81,14 @@ def test_health(fixture_bot: Bot, tmp_path: Path) -> None:
     body = client.get("/api/health").json()
     assert body["status"] == "ok" and body["documents"] >= 7 and body["templates"] >= 3
     assert body["model"] == fixture_bot.embedder.name and body["answerer"] == "extractive"
+
+
+def test_source_name_filter_keeps_to_a_source_and_an_unknown_name_is_refused(fixture_bot: Bot,
+                                                                             tmp_path: Path) -> None:
+    client, _ = _client(fixture_bot, tmp_path)
+    kept = client.post("/api/ask", json={"question": QUESTION, "filters": {"source_name": "kb"}})
+    assert kept.status_code == 200 and {c["source_name"] for c in kept.json()["citations"]} == {"kb"}
+    wrong = client.post("/api/ask", json={"question": QUESTION, "filters": {"source_name": "wiki"}})
+    assert wrong.status_code == 422
+    assert wrong.json()["error"] == ("invalid request: filters.source_name: no source named 'wiki' in the index "
+                                     "(it has: kb)")

@@ -57,3 +57,15 @@ def test_abstention_renders_as_such() -> None:
     assert "Not in the knowledge base" in to_html(answer) and "kb-abstained" in to_html(answer)
     assert to_web_markdown(answer).startswith("**Not in the knowledge base.**")
     assert "&lt;script&gt;" in to_web_markdown(answer)
+
+
+def test_the_source_name_is_shown_where_the_location_is() -> None:
+    named = Citation(n=1, source="guide/a.md", title="Guide", section="Guide > Retries", anchor="retries",
+                     start_line=3, end_line=9, score=0.5, text="Retry twice.", source_name="team-docs")
+    answer = Answer(question="q", answer="- Retry twice. [1]", abstained=False, citations=[named], disclaimer="d",
+                    points=["Retry twice. [1]"])
+    assert named.where == "team-docs: guide/a.md:3-9"
+    assert "(team-docs: guide/a.md:3-9)" in to_web_markdown(answer, "t")
+    assert "(team-docs: guide/a.md:3-9)" in sources_html(answer, "t") and "team-docs: guide/a.md:3-9" in to_html(answer)
+    assert "team-docs: guide/a.md:3-9" in str(to_slack_blocks(answer))
+    assert Citation(**{**named.model_dump(), "source_name": ""}).where == "guide/a.md:3-9"
