@@ -237,6 +237,14 @@ def main() -> None:
     embedder = make_embedder(base)
     work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
     try:
+        # -- issue 10: a repository of service folders, see evals.bench_repo (--repo-folders N, 0: skip) --
+        from evals.bench_repo import bench_repo_scale, print_repo_scale, repo_folders
+
+        if folders := repo_folders(sys.argv[1:]):
+            print_repo_scale(bench_repo_scale(base, embedder, work, folders))
+        if "--repo-scale-only" in sys.argv[1:]:
+            return
+        # -- end of issue 10's section --
         ing = bench_ingest(base, embedder, work)
         print("== ingest (kb/, fresh index, model already loaded)")
         print(f"chunks embedded            {ing['chunks']} from {ing['documents']} documents")
