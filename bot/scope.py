@@ -21,8 +21,10 @@ _INJECTION = re.compile(
 
 
 # A name in a question: a capitalised word not opening a sentence (Postgres, Middy), a camelCase
-# identifier, or a word with two or more hyphens (aspectj-maven-plugin).
-_NAMED = re.compile(r"(?<![.?!:]\s)(?<!^)(?<![\w-])([A-Z][\w.+-]*[A-Za-z0-9]|[a-z]+[A-Z]\w*|\w+(?:-\w+){2,})")
+# identifier, a word with two or more hyphens (aspectj-maven-plugin), or a configuration or code
+# file name (wrangler.toml, host.json).
+_NAMED = re.compile(r"(?<![.?!:]\s)(?<!^)(?<![\w-])([A-Z][\w.+-]*[A-Za-z0-9]|[a-z]+[A-Z]\w*|\w+(?:-\w+){2,}"
+                    r"|[\w-]+\.(?:toml|ya?ml|json|tf|hcl|ini|cfg|conf)\b)")
 
 
 KEY_TERMS = 2  # the question's two rarest words stand for what it is about

@@ -20,16 +20,18 @@ Kind = Literal["how_to", "compare", "troubleshoot", "what_is", "cost", "code", "
 _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("compare", re.compile(r"\b(vs\.?|versus|compare[ds]?|comparison|difference|differ|choose|choosing|pick|"
                            r"which (one|is better|should)|or should|better than|instead of|trade-?offs?)\b", re.I)),
-    ("troubleshoot", re.compile(r"\b(why|error|errors|fails?|failing|failed|broken|stuck|not working|doesn't|"
-                                r"don't|isn't|keeps?|exception|debug\w*|troubleshoot\w*|5\d\d|4\d\d)\b", re.I)),
+    ("troubleshoot", re.compile(r"\b(why|error|errors|broken|stuck|not working|exception|debug\w*|"
+                                r"troubleshoot\w*|5\d\d|4\d\d)\b", re.I)),
     ("cost", re.compile(r"\b(cost|costs|price|pricing|cheap\w*|expensive|bill\w*|spend\w*|limits?|quotas?|"
                         r"maximum|max|minimum|how (much|many|long|big|large)|default|cap|ceiling|longest|"
                         r"largest|biggest|up to|at most)\b", re.I)),
     ("how_to", re.compile(r"\b(how (do|can|should|to)|steps?|set ?up|configure|implement|enable|add|build|"
                           r"deploy|migrate|make)\b", re.I)),
-    # Symptoms that also name a setting ("timeout", "throttling") come after limits and how-to:
-    # "What's the maximum timeout?" asks for a figure, not a diagnosis.
-    ("troubleshoot", re.compile(r"\b(timeout|timing out|throttl\w*|slow|slower)\b", re.I)),
+    # Symptoms that also name a setting ("timeout", "throttling") or read as a condition ("if the
+    # call fails, how do I...") come after limits and how-to: "What's the maximum timeout?" asks for a
+    # figure, "How do I keep messages in order?" for steps, not a diagnosis.
+    ("troubleshoot", re.compile(r"\b(timeout|timing out|throttl\w*|slow|slower|fails?|failing|failed|keeps|"
+                                r"doesn't|don't|isn't|won't)\b", re.I)),
     ("what_is", re.compile(r"\b(what is|what's|what are|explain|meaning of|define|overview)\b", re.I)),
 )
 CODE_INTENT = re.compile(

@@ -23,6 +23,8 @@ SWEEP: dict[str, tuple[float, ...]] = {
     "doc_weight": (0.0, 0.25, 0.5, 1.0),
     "rerank_sentence": (0.0, 0.25, 0.5, 1.0),
     "rerank_overlap": (0.0, 0.25, 0.5, 1.0),
+    "rerank_depth": (5, 8, 12),
+    "background_penalty": (0.0, 0.2, 0.4, 0.6),
 }
 
 def evidence_scores(bot: Bot, cases: list[Case]) -> tuple[list[float], list[float]]:

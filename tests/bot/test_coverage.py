@@ -41,6 +41,11 @@ def test_a_name_used_inside_an_identifier_is_known(tmp_path: Path) -> None:
     assert unknown_names("Is Receive enough?", CORPUS) == ["Receive"], "too short to count inside a word"
 
 
+def test_a_file_name_is_a_name(tmp_path: Path) -> None:
+    _with_bm25(tmp_path)
+    assert unknown_names("what goes in wrangler.toml for queues?", CORPUS) == ["wrangler.toml"]
+
+
 def test_a_key_concept_missing_from_the_cited_sources_is_said(tmp_path: Path) -> None:
     _with_bm25(tmp_path)
     gap = coverage_gap("Which Lambda settings matter for queues?", _rows("Queues > Overview"), CORPUS, ())

@@ -15,6 +15,9 @@ def test_question_shapes() -> None:
     assert classify("What's the maximum timeout I can set on a Lambda function?").kind == "cost", "a limit, not a bug"
     assert classify("Our API is slow and times out under load").kind == "troubleshoot"
     assert classify("How do I add a DLQ to my queue?").kind == "how_to"
+    assert classify("How can I keep each customer's messages in order?").kind == "how_to", "keep is not a symptom"
+    assert classify("If the shipping call fails, how do I undo the earlier steps?").kind == "how_to"
+    assert classify("Our consumer keeps failing on one message").kind == "troubleshoot"
     assert classify("give me a SAM template for an SQS consumer").code
     assert classify("write a handler that validates the body").kind == "code"
     assert not classify("What is a dead-letter queue?").code
