@@ -238,7 +238,9 @@ def _real_root(root: Path) -> Path:
 
 def load_document(root: Path, path: Path, max_bytes: int) -> tuple[Document | Skipped, list[Notice]]:
     rel = path.relative_to(root)
-    real = path.resolve()
+    # Resolved only when a link is on the way (realpath costs an lstat per component of the whole path).
+    linked = any((root / Path(*rel.parts[:depth])).is_symlink() for depth in range(1, len(rel.parts) + 1))
+    real = path.resolve() if linked else _real_root(root) / rel
     if not real.is_relative_to(_real_root(root)):
         return Skipped(rel.as_posix(), "outside-root", f"a symlink to {real}, outside {root}; not read"), []
     if path.suffix.lower() in CONVERTED:
