@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
+RECENT_ROWS = 4096  # rows of each column kept once built
 T = TypeVar("T")
 V = TypeVar("V")
 Ints = npt.NDArray[np.int64] | npt.NDArray[np.int32]
@@ -30,7 +31,12 @@ class Sentence:
 
 
 class Column(Sequence[T], Generic[T]):
-    """A sequence whose items are made on access by `_item`."""
+    """A sequence whose items are made on access by `_item`. One answer reads the same few rows
+    hundreds of times, so recent rows are kept, and a row comes back as the same object each time,
+    as from the list a column replaces."""
+
+    def __init__(self) -> None:
+        self._recent: dict[int, T] = {}
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -50,9 +56,15 @@ class Column(Sequence[T], Generic[T]):
         row = int(row)
         if row < 0:
             row += len(self)
-        if not 0 <= row < len(self):
-            raise IndexError(row)
-        return self._item(row)
+        item = self._recent.get(row)
+        if item is None:
+            if not 0 <= row < len(self):
+                raise IndexError(row)
+            item = self._item(row)
+            if len(self._recent) >= RECENT_ROWS:
+                self._recent = {}  # a new dict, not clear(): other threads may be reading the old one
+            self._recent[row] = item
+        return item
 
     def __iter__(self) -> Iterator[T]:
         return (self._item(i) for i in range(len(self)))
@@ -68,6 +80,7 @@ class TextColumn(Column[str]):
     """Texts as one UTF-8 byte array and offsets into it."""
 
     def __init__(self, blob: npt.NDArray[np.uint8], offsets: Ints) -> None:
+        super().__init__()
         self.blob = blob
         self.offsets = offsets
 
@@ -95,6 +108,7 @@ class MetaColumns(Column[dict[str, Any]]):
         self.codes = codes
         self._columns = list(zip(keys, values, codes, strict=True))
         self._length = len(codes[0]) if codes else 0
+        super().__init__()
 
     @staticmethod
     def encode(metas: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]], npt.NDArray[np.int32]]:
@@ -159,6 +173,7 @@ class SentenceColumn(Column[Sentence]):
     """Sentences as (chunk, start, end) rows; the text is cut from the chunk's text on access."""
 
     def __init__(self, rows: Ints, texts: Sequence[str]) -> None:
+        super().__init__()
         self.rows = rows
         self.texts = texts
 
@@ -192,6 +207,7 @@ class TermColumn(Column[set[str]]):
     """A set of terms per row, as term numbers (CSR: `pointers[i]:pointers[i + 1]` into `ids`)."""
 
     def __init__(self, vocabulary: list[str], pointers: Ints, ids: Ints) -> None:
+        super().__init__()
         self.vocabulary = vocabulary
         self.pointers = pointers
         self.ids = ids

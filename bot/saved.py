@@ -84,7 +84,8 @@ def load_saved_corpus(folder: Path, model: str, cache_dir: Path) -> Corpus | Non
         saved = json.loads((folder / "corpus.json").read_text())
         if saved.get("format") != SNAPSHOT_FORMAT or saved.get("model") != model:
             return None
-        arrays = {path.stem: np.load(path, mmap_mode="r") for path in folder.glob("*.npy")}
+        # Plain arrays over the mapped memory: np.memmap's own indexing costs ~15 µs a call, a tenth of a query.
+        arrays = {path.stem: np.asarray(np.load(path, mmap_mode="r")) for path in folder.glob("*.npy")}
         texts = TextColumn(arrays["texts"], np.asarray(arrays["text_offsets"]))
         vocabulary: list[str] = saved["vocabulary"]
         ids: list[str] = saved["ids"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import mmap
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bot import columns as columns_module
 from bot.columns import MetaColumns, RangeMap, Sentence, TermColumn, TextColumn, Vocabulary
 from bot.compose import Composer
 from bot.corpus import Corpus, bm25_index, load_corpus, manifest_fingerprint
@@ -43,6 +45,15 @@ def _plain(store: IndexStore, bm25: object) -> Corpus:
                   np.concatenate(matrices), manifest_fingerprint(store), bm25=bm25)  # type: ignore[arg-type]
 
 
+def _mapped(array: object) -> bool:
+    """Whether an array's memory is a mapped file (through any views of it)."""
+    while array is not None:
+        if isinstance(array, mmap.mmap):
+            return True
+        array = getattr(array, "base", None)
+    return False
+
+
 @pytest.fixture(scope="module")
 def corpora(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Corpus, Corpus, Corpus]:
     settings = hashing_settings(tmp_path_factory.mktemp("saved"))
@@ -64,7 +75,7 @@ def corpora(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Corpus,
 
 def test_the_mapped_corpus_holds_what_was_saved(corpora: tuple[Settings, Corpus, Corpus, Corpus]) -> None:
     _, plain, read, mapped = corpora
-    assert isinstance(mapped.vectors, np.memmap) and isinstance(mapped.sentence_vectors, np.memmap)
+    assert _mapped(mapped.vectors) and _mapped(mapped.sentence_vectors) and not _mapped(read.vectors)
     assert len(mapped.sentences) > 0 and any(m["kind"] == "table" for m in plain.metas)
     for corpus in (read, mapped):
         assert corpus.ids == plain.ids and list(corpus.texts) == plain.texts
@@ -122,14 +133,14 @@ def test_serving_maps_the_files_it_saved_and_a_new_version_saves_new_ones(tmp_pa
     ingest(settings, HashingEmbedder())
     persona = load_persona(settings.persona)
     first = load_snapshot(settings, HashingEmbedder(), persona)
-    assert isinstance(first.corpus.vectors, np.memmap), "served from the mapped files, not the copies read"
+    assert _mapped(first.corpus.vectors), "served from the mapped files, not the copies read"
     doc = next(settings.sources[0].rglob("retry-queues.md"))
     doc.write_text(doc.read_text() + "\nA new paragraph about Zephyr queues and their throttles.\n")
     ingest(settings, HashingEmbedder())
     peeked = peek_head(settings)
     assert peeked is not None
     second = load_snapshot(settings, HashingEmbedder(), persona)
-    assert second.version == first.version + 1 and isinstance(second.corpus.vectors, np.memmap)
+    assert second.version == first.version + 1 and _mapped(second.corpus.vectors)
     assert any("Zephyr" in text for text in second.corpus.texts)
     assert [p.name for p in settings.cache_dir.glob("snapshot-*")] == [f"snapshot-{peeked[0]}-f{SNAPSHOT_FORMAT}"]
 
@@ -143,8 +154,17 @@ def test_meta_columns_keep_types_and_absent_keys() -> None:
     row = next(iter(columns))
     assert row["c"] == ["aws", "gcp"] and row.get("missing", "d") == "d" and dict(row) == metas[0]
     assert columns[-1] == {} and columns[1:3] == metas[1:3]
+    assert columns[2] is columns[2], "a recent row comes back as the same dict, as from a list"
     with pytest.raises(IndexError):
         columns[4]
+
+
+def test_recent_rows_are_bounded_and_stay_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(columns_module, "RECENT_ROWS", 2)
+    texts = [f"text {i}" for i in range(10)]
+    column = TextColumn(*TextColumn.encode(texts))
+    assert [column[i] for i in (0, 1, 2, 3, 0, 9, 0)] == [texts[i] for i in (0, 1, 2, 3, 0, 9, 0)]
+    assert len(column._recent) <= 2
 
 
 def test_text_term_and_range_columns() -> None:
