@@ -7,7 +7,9 @@ the same machine, so it means something on a slow CI box too.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -16,9 +18,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evals.synthetic import build_index
 from ingest.chunk import embed_text
 from ingest.cli import make_embedder
 from ingest.embed import SentenceTransformerEmbedder
@@ -51,62 +55,119 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def bench_ingest(base: Settings, embedder: Any, work: Path) -> dict[str, Any]:
-    settings = base.model_copy(update={"index_dir": work / "index"})
-    embedder.warm_up()
-    started = time.perf_counter()
-    report = ingest(settings, embedder)
-    pipeline_s = time.perf_counter() - started
-    chunks = IndexStore.open(settings, embedder.name).chunks().get(include=["documents", "metadatas"])
-    # The same texts the pipeline embedded, built by the same function.
+def run_ingest(settings: Settings, *sources: Path) -> tuple[dict[str, Any], float]:
+    """A fresh `kb ingest --json` in its own process: its report and its peak RSS in MB."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_INDEX_DIR": str(settings.index_dir)}
+    flags = [part for source in sources for part in ("--source", str(source))]
+    process = subprocess.Popen([str(Path(sys.executable).parent / "kb"), "ingest", "--json", *flags], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    output = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"kb ingest exited with {process.returncode}")
+    return json.loads(output), usage.ru_maxrss / 1024
+
+
+def embedded_texts(settings: Settings, embedder: Any) -> list[str]:
+    """The texts the pipeline embedded, rebuilt from the index by the same function."""
+    store = IndexStore.open(settings, embedder.name)
+    try:
+        chunks = store.chunks().get(include=["documents", "metadatas"])
+    finally:
+        store.close()
     documents: list[str] = chunks["documents"] or []
     metadatas: list[Any] = chunks["metadatas"] or []
-    texts = [embed_text(meta["section"], meta["kind"], meta["language"], doc)
-             for doc, meta in zip(documents, metadatas, strict=True)]
+    return [embed_text(meta["section"], meta["kind"], meta["language"], doc)
+            for doc, meta in zip(documents, metadatas, strict=True)]
+
+
+def raw_rate(embedder: Any, texts: list[str]) -> tuple[float, float]:
+    """(seconds, chunks per second) for encoding these texts with the model alone."""
     started = time.perf_counter()
     embedder.embed(texts)
-    raw_s = time.perf_counter() - started
+    took = time.perf_counter() - started
+    return took, len(texts) / took
+
+
+def bench_ingest(base: Settings, embedder: Any, work: Path) -> dict[str, Any]:
+    settings = base.model_copy(update={"index_dir": work / "index"})
+    report, peak_mb = run_ingest(settings)
+    embedder.warm_up()
+    texts = embedded_texts(settings, embedder)
+    raw_s, raw_cps = raw_rate(embedder, texts)
     torch_encoder = SentenceTransformerEmbedder(base.embedding_model, base.embed_batch_size)
     torch_encoder.warm_up()
-    started = time.perf_counter()
-    torch_encoder.embed(texts)
-    torch_s = time.perf_counter() - started
+    torch_s, torch_cps = raw_rate(torch_encoder, texts)
     noop = []
     for _ in range(3):
         started = time.perf_counter()
         again = ingest(settings, embedder)
         noop.append(time.perf_counter() - started)
         assert again.chunks_added == 0
-    n = report.chunks_added
-    return {"chunks": n, "documents": report.documents_changed, "pipeline_s": pipeline_s, "raw_s": raw_s,
-            "torch_s": torch_s, "torch_cps": len(texts) / torch_s,
-            "pipeline_cps": n / pipeline_s, "raw_cps": len(texts) / raw_s, "noop_s": statistics.median(noop),
-            "embed_s": report.embed_seconds, "settings": settings}
+    n = report["chunks_added"]
+    return {"chunks": n, "documents": report["documents_changed"], "pipeline_s": report["seconds"], "raw_s": raw_s,
+            "torch_s": torch_s, "torch_cps": torch_cps, "pipeline_cps": n / report["seconds"], "raw_cps": raw_cps,
+            "noop_s": statistics.median(noop), "embed_s": report["embed_seconds"], "peak_mb": peak_mb,
+            "settings": settings}
 
 
-def bench_ask(settings: Settings, embedder: Any, rounds: int = 5) -> dict[str, Any]:
+def bench_ingest_scale(base: Settings, embedder: Any, work: Path, chunks: int, per_copy: int,
+                       sample: int = 2000) -> dict[str, Any]:
+    """A fresh ingest of kb/ plus rewritten copies of it (at least `chunks` chunks, all embedded;
+    kb/ gives `per_copy`), against raw encoding of a random sample of the same texts."""
+    from evals.synthetic import rewrite_documents
+
+    settings = base.model_copy(update={"index_dir": work / "scale-index"})
+    kb_root = base.sources[0]
+    copies = max(1, -(-(chunks - per_copy) // per_copy))
+    rewrite_documents(kb_root, work / "copies", copies)
+    report, peak_mb = run_ingest(settings, kb_root, work / "copies")
+    texts = embedded_texts(settings, embedder)
+    picked = random.Random(11).sample(texts, min(sample, len(texts)))
+    _, raw_cps = raw_rate(embedder, picked)
+    n = report["chunks_added"]
+    return {"chunks": n, "documents": report["documents_changed"], "pipeline_s": report["seconds"],
+            "pipeline_cps": n / report["seconds"], "raw_cps": raw_cps, "sample": len(picked), "peak_mb": peak_mb,
+            "embed_s": report["embed_seconds"]}
+
+
+def bench_ask(indexes: dict[str, Settings], embedder: Any, rounds: int = 5) -> dict[str, dict[str, Any]]:
+    """Warm `ask` on each index, interleaved round by round so load from other processes falls on
+    all of them alike; with a bare encode + Chroma query on the same index as the baseline."""
     from bot.chain import load_bot
 
-    bot = load_bot(settings, embedder)
-    for question in QUESTIONS:
-        bot.ask(question)
-    totals, retrieves, composes, baseline = [], [], [], []
-    store = IndexStore.open(settings, embedder.name)
-    collection = store.chunks()  # the baseline: a bare Chroma query for the same question
-    for _ in range(rounds):
+    bots, collections, stores, loads = {}, {}, [], {}
+    for name, settings in indexes.items():
+        started = time.perf_counter()
+        bots[name] = load_bot(settings, embedder)
+        loads[name] = time.perf_counter() - started
         for question in QUESTIONS:
-            answer = bot.ask(question)
-            totals.append(answer.timings_ms.total)
-            retrieves.append(answer.timings_ms.retrieve)
-            composes.append(answer.timings_ms.compose)
-            started = time.perf_counter()
-            vector = embedder.embed([question])[0]
-            collection.query(query_embeddings=[vector.tolist()], n_results=settings.retrieve.candidates)
-            baseline.append((time.perf_counter() - started) * 1000)
-    return {"p50": _pct(totals, 0.5), "p95": _pct(totals, 0.95), "retrieve_p50": _pct(retrieves, 0.5),
-            "retrieve_p95": _pct(retrieves, 0.95), "compose_p50": _pct(composes, 0.5),
-            "compose_p95": _pct(composes, 0.95), "baseline_p50": _pct(baseline, 0.5),
-            "baseline_p95": _pct(baseline, 0.95), "n": len(totals)}
+            bots[name].ask(question)
+        stores.append(IndexStore.open(settings, embedder.name))
+        collections[name] = stores[-1].chunks()
+    seen: dict[str, dict[str, list[float]]] = {name: {"total": [], "retrieve": [], "compose": [], "baseline": []}
+                                               for name in indexes}
+    for _ in range(rounds):
+        for name, bot in bots.items():
+            for question in QUESTIONS:
+                answer = bot.ask(question)
+                seen[name]["total"].append(answer.timings_ms.total)
+                seen[name]["retrieve"].append(answer.timings_ms.retrieve)
+                seen[name]["compose"].append(answer.timings_ms.compose)
+                started = time.perf_counter()
+                vector = embedder.embed([question])[0]
+                collections[name].query(query_embeddings=[vector.tolist()],
+                                        n_results=indexes[name].retrieve.candidates)
+                seen[name]["baseline"].append((time.perf_counter() - started) * 1000)
+    for store in stores:
+        store.close()
+    out = {}
+    for name, figures in seen.items():
+        out[name] = {f"{key}_{q}": _pct(values, level) for key, values in figures.items()
+                     for q, level in (("p50", 0.5), ("p95", 0.95))}
+        out[name].update(n=len(figures["total"]), chunks=len(bots[name].corpus or []), load_s=loads[name])
+    return out
 
 
 def bench_cold(settings: Settings, *args: str, runs: int = 3) -> float:
@@ -140,9 +201,21 @@ def serve_ready(settings: Settings) -> float:
         return time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+    def memory_mb(self) -> tuple[float, float]:
+        """(resident now, peak resident) of the server process, from /proc."""
+        status = dict(line.split(":", 1) for line in Path(f"/proc/{self.pid}/status").read_text().splitlines()
+                      if ":" in line)
+        return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+
+
 @contextlib.contextmanager
-def kb_server(settings: Settings) -> Iterator[str]:
-    """`kb serve` in its own process on a free loopback port; yields its URL."""
+def kb_server(settings: Settings) -> Iterator[Server]:
+    """`kb serve` in its own process on a free loopback port."""
     import socket
     import urllib.request
 
@@ -163,7 +236,7 @@ def kb_server(settings: Settings) -> Iterator[str]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("kb serve did not start") from None
                 time.sleep(0.5)
-        yield url
+        yield Server(url, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -221,11 +294,67 @@ def print_load(load: dict[str, Any]) -> None:
 
 def load_only() -> None:
     """`make chaos`: the load figures against the index `make ingest` built."""
-    with kb_server(Settings()) as url:
-        print_load(bench_load(url, 16))
+    with kb_server(Settings()) as server:
+        print_load(bench_load(server.url, 16))
         print("   (target: p95 < 1000 ms with 16 clients)")
-        print_load(bench_load(url, 64))
+        print_load(bench_load(server.url, 64))
         print("   (target: the excess is refused with 503; no request waits over 2 s)")
+
+
+def _option(name: str, default: int) -> int | None:
+    """`--name N` from the command line: N, `default` for a bare `--name`, None when absent."""
+    args = sys.argv[1:]
+    if name not in args:
+        return None
+    after = args[args.index(name) + 1 : args.index(name) + 2]
+    return int(after[0]) if after and after[0].isdigit() else default
+
+
+def print_ingest(ing: dict[str, Any]) -> None:
+    print("== ingest (kb/, fresh `kb ingest` in its own process)")
+    print(f"chunks embedded            {ing['chunks']} from {ing['documents']} documents")
+    print(f"pipeline                   {ing['pipeline_s']:.2f} s  {ing['pipeline_cps']:.1f} chunks/s "
+          f"(embedding {ing['embed_s']:.2f} s)")
+    print(f"raw encode, same texts     {ing['raw_s']:.2f} s  {ing['raw_cps']:.1f} chunks/s")
+    print(f"torch encode, same texts   {ing['torch_s']:.2f} s  {ing['torch_cps']:.1f} chunks/s "
+          f"(sentence-transformers; ratio onnx/torch {ing['raw_cps'] / ing['torch_cps']:.2f})")
+    print(f"ratio pipeline/raw         {ing['pipeline_cps'] / ing['raw_cps']:.2f}   (target >= 0.85)")
+    print(f"peak RSS of `kb ingest`    {ing['peak_mb']:.0f} MB")
+    print(f"no-op re-ingest            {ing['noop_s']:.3f} s   (target < 1 s)")
+
+
+def print_scale(scale: dict[str, Any]) -> None:
+    print(f"== ingest at scale (kb/ + rewritten copies: {scale['chunks']} chunks embedded, "
+          f"{scale['documents']} documents)")
+    print(f"pipeline                   {scale['pipeline_s']:.0f} s  {scale['pipeline_cps']:.1f} chunks/s "
+          f"(embedding {scale['embed_s']:.0f} s)")
+    print(f"raw encode, same texts     {scale['raw_cps']:.1f} chunks/s (random sample of {scale['sample']})")
+    print(f"ratio pipeline/raw         {scale['pipeline_cps'] / scale['raw_cps']:.2f}   (target >= 0.85)")
+    print(f"peak RSS of `kb ingest`    {scale['peak_mb']:.0f} MB")
+
+
+def print_ask(ask: dict[str, dict[str, Any]], small: str, large: str) -> None:
+    """Chroma baseline: encoding the question plus one bare Chroma query on the same index."""
+    a, b = ask[small], ask[large]
+    print(f"== ask (warm, {a['n']} questions per index, interleaved)   {small} ({a['chunks']} chunks) | "
+          f"{large} ({b['chunks']} chunks)")
+    for label, key in (("total", "total"), ("  retrieve", "retrieve"), ("  compose", "compose"),
+                       ("Chroma baseline", "baseline")):
+        print(f"{label + ' p50/p95':<27}{a[key + '_p50']:.1f} / {a[key + '_p95']:.1f} ms | "
+              f"{b[key + '_p50']:.1f} / {b[key + '_p95']:.1f} ms")
+    print(f"ratio ask/baseline p50     {a['total_p50'] / a['baseline_p50']:.2f} | "
+          f"{b['total_p50'] / b['baseline_p50']:.2f}   (target <= 2.5 on {small})")
+    print(f"ratio p50 {large}/{small:<12}{b['total_p50'] / a['total_p50']:.2f}   (target <= 1.5)")
+    print(f"snapshot load in-process   {a['load_s']:.2f} s | {b['load_s']:.2f} s")
+
+
+def bench_serve_memory(settings: Settings, clients: int = 16,
+                       seconds: float = 10.0) -> tuple[dict[str, Any], float, float]:
+    """A short load on a fresh `kb serve`, then its resident memory: (load, RSS MB, peak RSS MB)."""
+    with kb_server(settings) as server:
+        load = bench_load(server.url, clients, seconds)
+        rss, peak = server.memory_mb()
+    return load, rss, peak
 
 
 def main() -> None:
@@ -233,6 +362,8 @@ def main() -> None:
     if "--load-only" in sys.argv[1:]:
         load_only()
         return
+    total = _option("--total", 100_000) or 100_000
+    scale_chunks = _option("--ingest-scale", 20_000)
     base = Settings()
     embedder = make_embedder(base)
     work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
@@ -245,36 +376,41 @@ def main() -> None:
         if "--repo-scale-only" in sys.argv[1:]:
             return
         # -- end of issue 10's section --
+        if "--ingest-scale-only" in sys.argv[1:]:  # the long one (about 20 min on 2 cores), on its own
+            report, _ = run_ingest(base.model_copy(update={"index_dir": work / "probe"}))
+            print_scale(bench_ingest_scale(base, embedder, work, scale_chunks or 20_000, report["chunks_added"]))
+            return
         ing = bench_ingest(base, embedder, work)
-        print("== ingest (kb/, fresh index, model already loaded)")
-        print(f"chunks embedded            {ing['chunks']} from {ing['documents']} documents")
-        print(f"pipeline                   {ing['pipeline_s']:.2f} s  {ing['pipeline_cps']:.1f} chunks/s "
-              f"(embedding {ing['embed_s']:.2f} s)")
-        print(f"raw encode, same texts     {ing['raw_s']:.2f} s  {ing['raw_cps']:.1f} chunks/s "
-              f"({type(embedder).__name__})")
-        print(f"torch encode, same texts   {ing['torch_s']:.2f} s  {ing['torch_cps']:.1f} chunks/s "
-              f"(sentence-transformers; ratio onnx/torch {ing['raw_cps'] / ing['torch_cps']:.2f})")
-        print(f"ratio pipeline/raw         {ing['pipeline_cps'] / ing['raw_cps']:.2f}   (target >= 0.85)")
-        print(f"no-op re-ingest            {ing['noop_s']:.3f} s   (target < 1 s)")
-        ask = bench_ask(ing["settings"], embedder)
-        print(f"== ask (warm, {ask['n']} questions)")
-        print(f"total p50 / p95            {ask['p50']:.1f} / {ask['p95']:.1f} ms   (targets 40 / 80)")
-        print(f"  retrieve p50 / p95       {ask['retrieve_p50']:.1f} / {ask['retrieve_p95']:.1f} ms")
-        print(f"  compose p50 / p95        {ask['compose_p50']:.1f} / {ask['compose_p95']:.1f} ms")
-        print(f"encode + 1 Chroma query    {ask['baseline_p50']:.1f} / {ask['baseline_p95']:.1f} ms")
-        print(f"ratio ask/baseline p50     {ask['p50'] / ask['baseline_p50']:.2f}   (target <= 2.5)")
+        print_ingest(ing)
+        if scale_chunks:
+            print_scale(bench_ingest_scale(base, embedder, work, scale_chunks, ing["chunks"]))
+        kb = ing["settings"]
+        started = time.perf_counter()
+        big = build_index(kb, base.index_dir / "bench", total)
+        large = f"{total // 1000}k"
+        print(f"== synthetic corpus: {large} ({big.index_dir}, ready in {time.perf_counter() - started:.0f} s; "
+              "built once per kb/ content)")
+        print_ask(bench_ask({"kb/": kb, large: big}, embedder), "kb/", large)
         print("== cold start (new process, median of 3)")
-        print(f"`kb ask --json`            {bench_cold(ing['settings'], 'ask', QUESTIONS[0], '--json'):.2f} s"
-              "   (target <= 1.5 s)")
-        print(f"`kb stats --json`          {bench_cold(ing['settings'], 'stats', '--json'):.2f} s")
-        print(f"`kb serve` ready           {serve_ready(ing['settings']):.2f} s   (target <= 3 s)")
-        offenders = import_offenders(ing["settings"], "ask", QUESTIONS[0], "--json")
+        print(f"`kb ask --json` kb/        {bench_cold(kb, 'ask', QUESTIONS[0], '--json'):.2f} s   (target <= 1.5 s)")
+        print(f"`kb ask --json` {large:<11}{bench_cold(big, 'ask', QUESTIONS[0], '--json'):.2f} s   "
+              "(target <= 2.5 s)")
+        print(f"`kb stats --json` kb/      {bench_cold(kb, 'stats', '--json'):.2f} s")
+        print(f"`kb serve` ready kb/       {serve_ready(kb):.2f} s   (target <= 3 s)")
+        print(f"`kb serve` ready {large:<10}{serve_ready(big):.2f} s")
+        offenders = import_offenders(kb, "ask", QUESTIONS[0], "--json")
         print("import offenders (kb ask)  " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in offenders))
-        with kb_server(ing["settings"]) as url:
-            print_load(bench_load(url, 16))
+        with kb_server(kb) as server:
+            print_load(bench_load(server.url, 16))
             print("   (target: p95 < 1000 ms with 16 clients)")
-            print_load(bench_load(url, 64))
+            print_load(bench_load(server.url, 64))
             print("   (target: the excess is refused with 503; no request waits over 2 s)")
+            kb_rss = server.memory_mb()
+        load, *big_rss = bench_serve_memory(big)
+        print(f"== serve memory (RSS / peak RSS after 16 clients; {large}: {load['requests']} answers in "
+              f"{load['seconds']:.0f} s, p50 {load['p50']:.0f} ms)")
+        print(f"`kb serve` kb/             {kb_rss[0]:.0f} / {kb_rss[1]:.0f} MB   (target <= 1000 MB)")
+        print(f"`kb serve` {large:<16}{big_rss[0]:.0f} / {big_rss[1]:.0f} MB   (target <= 1600 MB)")
         print(f"peak memory (this process) {_peak_mb():.0f} MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
