@@ -28,6 +28,7 @@ from bot.text import TERMS_VERSION, rarest, terms
 from ingest.embed import Vectors
 from ingest.files import write_folder
 from ingest.index import IndexStore
+from ingest.records import document_key
 from ingest.sentences import decode_sentences
 from ingest.tables import row_spans
 
@@ -121,7 +122,7 @@ class Corpus:
         term_sets = TermColumn.build((terms(self.search_text(i)) for i in range(len(self.ids))), vocabulary)
         sentence_terms = TermColumn.build((terms(s.text) for s in self.sentences), vocabulary)
         number: dict[str, int] = {}  # source -> document number
-        doc_of = [number.setdefault(str(meta["source"]), len(number)) for meta in self.metas]
+        doc_of = [number.setdefault(meta_key(meta), len(number)) for meta in self.metas]
         doc_rows: list[list[int]] = [[] for _ in number]
         for i, doc in enumerate(doc_of):
             doc_rows[doc].append(i)
@@ -152,24 +153,24 @@ class Corpus:
     def _link_code_to_readmes(self, children: dict[int, list[int]]) -> dict[int, int]:
         """A README's sections bring the templates of the code in its folder (and below, up to the next
         README) along, like a section brings its own; a code template brings the README back."""
-        readmes: dict[str, list[int]] = defaultdict(list)  # folder -> README rows
+        readmes: dict[tuple[str, str], list[int]] = defaultdict(list)  # (source name, folder) -> README rows
         linked: dict[int, int] = {}
         for i, meta in enumerate(self.metas):
             source = str(meta["source"])
             if source.rsplit("/", 1)[-1].lower() in ("readme.md", "readme.markdown", "index.md"):
-                readmes[source.rsplit("/", 1)[0] if "/" in source else ""].append(i)
+                readmes[(str(meta.get("source_name") or ""), _folder(source))].append(i)
         if not readmes:
             return linked
         for i, meta in enumerate(self.metas):
             if meta.get("doc_kind") != "code" or meta["kind"] != "template":
                 continue
-            folder = str(meta["source"]).rsplit("/", 1)[0] if "/" in str(meta["source"]) else ""
-            while folder not in readmes and folder:
-                folder = folder.rsplit("/", 1)[0] if "/" in folder else ""
-            for readme_row in readmes.get(folder, []):
+            name, folder = str(meta.get("source_name") or ""), _folder(str(meta["source"]))
+            while (name, folder) not in readmes and folder:
+                folder = _folder(folder)
+            for readme_row in readmes.get((name, folder), []):
                 children[readme_row].append(i)
-            if folder in readmes:
-                linked[i] = readmes[folder][0]
+            if (name, folder) in readmes:
+                linked[i] = readmes[(name, folder)][0]
         return linked
 
     def key_terms(self, terms_: set[str], count: int = 1) -> list[str]:
@@ -194,6 +195,15 @@ class Corpus:
     def search_text(self, row: int) -> str:
         meta = self.metas[row]
         return f"{meta['title']} {meta['section']} {self.texts[row]}"
+
+
+def meta_key(meta: Mapping[str, Any]) -> str:
+    """The document a chunk belongs to: its source's name and path (one path may be in two sources)."""
+    return document_key(str(meta.get("source_name") or ""), str(meta["source"]))
+
+
+def _folder(path: str) -> str:
+    return path.rsplit("/", 1)[0] if "/" in path else ""
 
 
 def manifest_fingerprint(store: IndexStore) -> str:

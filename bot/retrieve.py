@@ -232,16 +232,17 @@ class HybridRetriever:
 
     def _diversify(self, hits: list[Hit], k: int) -> list[Hit]:
         """Not five chunks of one section: cap hits per section and per document."""
-        per_section: Counter[tuple[str, str]] = Counter()
-        per_doc: Counter[str] = Counter()
+        per_section: Counter[tuple[int, str]] = Counter()
+        per_doc: Counter[int] = Counter()
         chosen: list[Hit] = []
         for hit in hits:
             meta = self.corpus.metas[hit.row]
-            section = (meta["source"], meta["section"])
-            if per_section[section] >= MAX_PER_SECTION or per_doc[meta["source"]] >= MAX_PER_DOCUMENT:
+            doc = self.corpus.doc_of[hit.row]
+            section = (doc, meta["section"])
+            if per_section[section] >= MAX_PER_SECTION or per_doc[doc] >= MAX_PER_DOCUMENT:
                 continue
             per_section[section] += 1
-            per_doc[meta["source"]] += 1
+            per_doc[doc] += 1
             chosen.append(hit)
             if len(chosen) == k:
                 break

@@ -20,7 +20,7 @@ from bot.corpus import Corpus, Prepared, bm25_index
 from ingest.files import write_folder
 
 log = logging.getLogger("kb.snapshot")
-SNAPSHOT_FORMAT = "2"  # 2: compact columns and prepared structures, nothing per chunk in JSON
+SNAPSHOT_FORMAT = "3"  # 2: compact columns and prepared structures; 3: documents keyed by source name and path
 
 
 def _sentence_rows(corpus: Corpus) -> np.ndarray:

@@ -104,7 +104,7 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
                    "collection": settings.collection, "model": bot.embedder.name,
                    "index_version": snapshot.version if snapshot else None,
                    "index_state": _index_state(snapshot, watcher),
-                   "documents": len({m["source"] for m in metas}), "chunks": len(metas),
+                   "documents": len(snapshot.corpus.doc_rows) if snapshot else 0, "chunks": len(metas),
                    "templates": sum(m["kind"] == "template" for m in metas), "answerer": bot.answerer.mode}
         if error:
             payload["error"] = error

@@ -39,3 +39,21 @@ def test_bm25_is_persisted_and_rebuilt_only_when_the_manifest_changes(settings: 
     assert changed.fingerprint != first.fingerprint
     assert [f.name for f in settings.cache_dir.glob("bm25-*")] == [f"bm25-{changed.fingerprint}-{TERMS_VERSION}"]
     assert changed.bm25 is not None and "zephyr" in changed.bm25.vocab_dict
+
+
+def test_one_path_in_two_sources_is_two_documents_and_code_links_within_its_source() -> None:
+    from bot.corpus import Corpus
+    from tests.bot.test_lead import EMBEDDER
+
+    def meta(name: str, source: str, kind: str, doc_kind: str) -> dict[str, object]:
+        return {"kind": kind, "source": source, "source_name": name, "doc_kind": doc_kind, "title": source,
+                "section": source, "anchor": "a", "start_line": 1, "end_line": 2,
+                "language": "yaml" if kind == "template" else "", "parent_id": ""}
+
+    metas = [meta("orders", "README.md", "prose", "other"), meta("billing", "README.md", "prose", "other"),
+             meta("billing", "template.yaml", "template", "code")]
+    texts = ["Orders service readme.", "Billing service readme.", "Resources: {}"]
+    corpus = Corpus(["a", "b", "c"], texts, metas, EMBEDDER.embed(texts), [], EMBEDDER.embed(["x"])[:0], "fp")
+    assert len(corpus.doc_rows) == 3, "orders:README.md and billing:README.md are not one document"
+    assert corpus.children.get(0, []) == [] and corpus.children[1] == [2], "billing's template joins billing's README"
+    assert corpus.linked[2] == 1
