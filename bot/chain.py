@@ -22,8 +22,8 @@ from bot.question import clean_question
 from bot.retrieve import Filters, HybridRetriever, Retrieval
 from bot.scope import Verdict, coverage_gap, judge, with_coverage_note
 from bot.snapshot import Snapshot, Watcher, load_snapshot
+from core.settings import Settings
 from ingest.embed import Embedder
-from ingest.settings import Settings
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable

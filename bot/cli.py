@@ -12,7 +12,7 @@ from rich.markdown import Markdown
 
 from bot.answer import Answer
 from bot.retrieve import Filters
-from ingest.errors import QuestionError
+from core.errors import ExitCode, QuestionError
 
 
 def print_answer(answer: Answer, console: Console) -> None:
@@ -23,7 +23,8 @@ def print_answer(answer: Answer, console: Console) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from ingest.cli import IndexOpt, JsonOpt, build_settings, make_embedder
+    from core.settings import build_settings
+    from ingest.cli import IndexOpt, JsonOpt, make_embedder
 
     @app.command()
     def ask(question: str | None = typer.Argument(None, help="the question, in quotes"),
@@ -71,7 +72,7 @@ def register(app: typer.Typer) -> None:
             else:
                 print_answer(answer, console)
         if failed:
-            raise typer.Exit(1)
+            raise typer.Exit(ExitCode.FAILED)
 
 
 def _read_batch(path: Path) -> list[tuple[int, str | QuestionError]]:

@@ -20,8 +20,8 @@ from bot.retrieve import Hit, Retrieval
 from bot.shape import Shape, classify, describe_template, hinted_languages, label_for, role_bonus, shape_bonus
 from bot.tables import indexed_rows, row_sentences
 from bot.text import term_set, words
+from core.settings import AnswerSettings
 from ingest.hostile import addressed_to_assistant
-from ingest.settings import AnswerSettings
 
 NEAR_DUPLICATE = 0.92
 TEMPLATE_MARGIN = 0.1

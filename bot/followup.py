@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 
 from bot.text import term_set, words
-from ingest.chunk import PROVIDER_TERMS, providers_in
+from core.providers import ANY_PROVIDER_WORD, providers_in
 
 _FOLLOWUP_START = re.compile(r"^(and|but|also|or|what about|how about|same|then|so|ok|okay|now)\b", re.I)
 _PRONOUN = re.compile(r"\b(it|its|that|this|those|these|them|there|one|ones)\b", re.I)
-# The same vocabulary ingest uses to tag chunks with providers.
-_PROVIDER_WORDS = re.compile("|".join(f"(?:{terms})" for terms in PROVIDER_TERMS.values()), re.I)
 
 
 def is_followup(question: str) -> bool:
@@ -27,5 +25,5 @@ def contextualize(question: str, history: list[str]) -> str:
     previous = history[-1]
     if providers_in(question) and set(providers_in(question)) != set(providers_in(previous)):
         # The user switched provider: keep the topic, drop the old provider's service names.
-        previous = _PROVIDER_WORDS.sub(" ", previous)
+        previous = ANY_PROVIDER_WORD.sub(" ", previous)
     return f"{' '.join(previous.split())} {question}"

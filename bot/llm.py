@@ -21,10 +21,10 @@ from bot.compose import Composer, tidy
 from bot.corpus import Corpus
 from bot.retrieve import Hit, Retrieval
 from bot.text import term_set
+from core.errors import KBError
+from core.settings import Settings
 from ingest.embed import Embedder
-from ingest.errors import KBError
 from ingest.sentences import without_addressed
-from ingest.settings import Settings
 
 if TYPE_CHECKING:  # LangChain is imported only when an LLM is configured: a third of a second otherwise
     from langchain_core.language_models import BaseChatModel
@@ -144,6 +144,6 @@ def chat_model(spec: str, timeout: float) -> BaseChatModel:
 
 
 def answerer_for(settings: Settings, embedder: Embedder) -> Answerer | None:
-    if not settings.llm:
+    if not settings.llm.model:
         return None
-    return LLMAnswerer(chat_model(settings.llm, settings.answer.llm_timeout), embedder, settings.answer.llm_timeout)
+    return LLMAnswerer(chat_model(settings.llm.model, settings.llm.timeout), embedder, settings.llm.timeout)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ingest.errors import FrontMatterError
+from core.errors import FrontMatterError
 from ingest.load import read_text, split_front_matter
 from ingest.records import Skipped
 from ingest.schema import PersonaFrontMatter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from ingest.errors import QuestionError
+from core.errors import QuestionError
 
 MAX_CHARS = 2000
 # Bidi overrides and isolates can make text display differently from what is processed.

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from bot.corpus import Corpus
 from bot.fields import FieldIndex
 from bot.text import terms
+from core.providers import check_provider
+from core.settings import RetrieveSettings
 from ingest.embed import Embedder, Vectors
-from ingest.records import PROVIDERS
-from ingest.settings import RetrieveSettings
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MIN_SHOULD_MATCH = 0.4
@@ -45,9 +45,7 @@ class Filters(BaseModel):
     @field_validator("provider")
     @classmethod
     def _known_provider(cls, value: str | None) -> str | None:
-        if value is not None and value not in PROVIDERS:
-            raise ValueError(f"unknown provider {value!r}; use one of: {', '.join(PROVIDERS)}")
-        return value
+        return None if value is None else check_provider(value)
 
     def accepts(self, meta: dict[str, Any]) -> bool:
         # The persona describes the bot itself; it is configuration, not an answer source.

@@ -10,8 +10,8 @@ from bot.answer import Answer
 from bot.corpus import Corpus
 from bot.retrieve import Retrieval
 from bot.text import STOPWORDS, stem, term_set, terms, words
-from ingest.records import PROVIDERS
-from ingest.settings import AnswerSettings
+from core.providers import PROVIDERS
+from core.settings import AnswerSettings
 
 _INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|system|previous|above)\b"

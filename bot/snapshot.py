@@ -28,9 +28,9 @@ from bot.corpus import Corpus, load_corpus
 from bot.persona import Persona
 from bot.retrieve import HybridRetriever
 from bot.saved import SNAPSHOT_FORMAT, load_saved_corpus, save_corpus
+from core.settings import Settings
 from ingest.embed import Embedder
 from ingest.index import IndexHead, IndexStore, peek_head
-from ingest.settings import Settings
 
 log = logging.getLogger("kb.snapshot")
 

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.settings import Settings
 from evals.synthetic import build_index
 from ingest.chunk import embed_text
 from ingest.cli import make_embedder
 from ingest.embed import SentenceTransformerEmbedder
 from ingest.index import IndexStore
 from ingest.pipeline import ingest
-from ingest.settings import Settings
 
 QUESTIONS = [
     "How do I reduce Lambda cold starts for a Java function?",
@@ -96,7 +96,7 @@ def bench_ingest(base: Settings, embedder: Any, work: Path) -> dict[str, Any]:
     embedder.warm_up()
     texts = embedded_texts(settings, embedder)
     raw_s, raw_cps = raw_rate(embedder, texts)
-    torch_encoder = SentenceTransformerEmbedder(base.embedding_model, base.embed_batch_size)
+    torch_encoder = SentenceTransformerEmbedder(base.embedding_model, base.ingest.embed_batch_size)
     torch_encoder.warm_up()
     torch_s, torch_cps = raw_rate(torch_encoder, texts)
     noop = []

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.settings import Settings
 from evals.repo_corpus import write_repo_corpus
 from ingest.chunk import embed_text
 from ingest.index import IndexStore
-from ingest.settings import Settings
 
 
 def ingest_process(index: Path, source: str) -> tuple[dict[str, Any], float, float]:

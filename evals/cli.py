@@ -7,13 +7,14 @@ from pathlib import Path
 
 import typer
 
-from ingest.errors import EvalGateError, QuestionError
+from core.errors import EvalGateError, QuestionError
 
 EVALS = Path(__file__).parent
 
 
 def register(app: typer.Typer) -> None:
-    from ingest.cli import IndexOpt, SourceOpt, build_settings, make_embedder
+    from core.settings import build_settings
+    from ingest.cli import IndexOpt, SourceOpt, make_embedder
 
     @app.command("eval")
     def run(source: list[Path] | None = SourceOpt, index: Path | None = IndexOpt,

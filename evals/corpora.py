@@ -12,9 +12,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import KBError
 from evals.dataset import Case, Dataset, load_dataset
 from ingest.clean import load_rules, remove_non_knowledge
-from ingest.errors import KBError
 from ingest.load import load_documents
 from ingest.markdown import parse_sections
 

@@ -8,10 +8,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ingest.errors import KBError
+from core.errors import KBError
+from core.providers import Provider
 
 Kind = Literal["in_scope", "out_of_scope", "followup"]
-Provider = Literal["aws", "gcp", "azure", "cloudflare", "vercel", "netlify", "any"]
+CaseProvider = Provider | Literal["any"]  # a case about no provider in particular
 
 
 class Expected(BaseModel):
@@ -37,7 +38,7 @@ class Case(BaseModel):
     kind: Kind
     question: str = Field(min_length=3, max_length=2000)
     history: list[str] = Field(default_factory=list, description="earlier user questions, for follow-ups")
-    provider: Provider = "any"
+    provider: CaseProvider = "any"
     expected: list[Expected] = Field(default_factory=list)
     must_include: list[str] = Field(default_factory=list, max_length=4)
     template_languages: list[str] = Field(default_factory=list)

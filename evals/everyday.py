@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sys
 
+from core.settings import build_settings
 from evals.corpora import split_of
 from evals.suite import available, evaluate_corpus
-from ingest.cli import build_settings, make_embedder
+from ingest.cli import make_embedder
 
 
 def main() -> None:

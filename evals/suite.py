@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.chain import Bot, load_bot
+from core.errors import SourceError
+from core.settings import Settings
 from evals.corpora import EvalCorpus, corpora, split_of
 from evals.dataset import Dataset, load_dataset
 from evals.runner import EvalResult, EvalRun, evaluate_all
 from ingest.embed import Embedder
-from ingest.errors import SourceError
 from ingest.pipeline import ingest
-from ingest.settings import Settings
 
 EVALS = Path(__file__).parent
 LABELS = EVALS / "support_labels.yaml"

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from core.settings import Settings
 from ingest.index import IndexStore, ManifestEntry
-from ingest.settings import Settings
 
 SYNTHETIC_VERSION = "1"
 SUBSTITUTED = 0.2  # share of a copy's vocabulary replaced by other words

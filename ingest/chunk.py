@@ -7,26 +7,16 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from core.providers import PROVIDERS, providers_in
 from ingest.language import language_of
 from ingest.markdown import Block, Section
 from ingest.mkdocs import snippet_file, snippet_paths
-from ingest.records import PROVIDERS, Chunk, ChunkKind, Document
+from ingest.records import Chunk, ChunkKind, Document
 
 CountTokens = Callable[[list[str]], list[int]]
-
-PROVIDER_TERMS = {
-    "aws": r"\baws\b|amazon|lambda\b|dynamodb|\bs3\b|\bsqs\b|\bsns\b|eventbridge|step functions|cloudformation|"
-           r"\bsam\b|cognito|api gateway|kinesis|x-ray|cloudwatch|aurora|\bcdk\b|graviton|snapstart",
-    "gcp": r"\bgcp\b|google cloud|cloud functions?\b|cloud run|pub/sub|pubsub|firestore|bigquery|"
-           r"cloud tasks|cloud workflows",
-    "azure": r"\bazure\b|cosmos ?db|durable functions|event grid|service bus|event hubs|app insights|"
-             r"application insights|entra",
-    "cloudflare": r"cloudflare|\bworkers? kv\b|durable objects|\br2\b|wrangler",
-    "vercel": r"\bvercel\b",
-    "netlify": r"\bnetlify\b",
-}
 _BULLET = re.compile(r"^\s{0,3}([-*+]|\d+[.)])\s")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*`])")
+
 
 
 @dataclass(frozen=True)
@@ -41,11 +31,6 @@ class ChunkLimits:
     max_tokens: int
     target_tokens: int
     min_template_lines: int
-
-
-def providers_in(text: str) -> tuple[str, ...]:
-    lowered = text.lower()
-    return tuple(p for p in PROVIDERS if re.search(PROVIDER_TERMS[p], lowered))
 
 
 def slug(heading: str) -> str:

@@ -11,7 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ingest.errors import RulesError
+from core.errors import RulesError
 from ingest.markdown import Section
 from ingest.records import Exclusion
 

@@ -1,46 +1,21 @@
-"""`kb ingest` and `kb stats`, plus what every area's commands share: Settings built once from the
-environment and flags, the embedder, the common options. The `kb` app itself is assembled by the
+"""`kb ingest` and `kb stats`, plus what every area's commands share: the embedder and the common
+options (Settings are built by core.settings.build_settings). The `kb` app itself is assembled by the
 composition root, `app.cli`, which imports each area's `register` statically.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from ingest.errors import SettingsError
-from ingest.settings import Settings, parse_source
+from core.settings import Settings, build_settings
 
 err = Console(stderr=True)
 out = Console()
-
-
-def build_settings(source: Sequence[str | Path] | None = None, index: Path | None = None, **extra: Any) -> Settings:
-    """Settings from the environment, with command-line flags taking precedence; `source` holds
-    `DIR` or `DIR=NAME` specs."""
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        variable = "KB_" + "__".join(str(p) for p in first["loc"]).upper()
-        raise SettingsError(f"{variable}={first.get('input')!r}: {first['msg']}; fix or unset it") from None
-    update: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
-    if source:
-        parsed = [parse_source(spec) for spec in source]
-        update["sources"] = [folder for folder, _ in parsed]
-        update["source_names"] = {**settings.source_names, **{folder: name for folder, name in parsed if name}}
-    if index is not None:
-        update["index_dir"] = index
-    settings = settings.model_copy(update=update)
-    if settings.index_dir.exists() and not settings.index_dir.is_dir():
-        raise SettingsError(f"--index {settings.index_dir} is a file; give the index folder (created if missing)")
-    return settings
 
 
 def make_embedder(settings: Settings) -> Any:
@@ -51,10 +26,10 @@ def make_embedder(settings: Settings) -> Any:
     from ingest.onnx import OnnxEmbedder, onnx_supported
 
     if settings.embedding_backend == "onnx" and onnx_supported(settings.embedding_model):
-        return OnnxEmbedder(settings.embedding_model, settings.model_cache_dir, settings.embed_batch_size)
+        return OnnxEmbedder(settings.embedding_model, settings.model_cache_dir, settings.ingest.embed_batch_size)
     from ingest.embed import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
+    return SentenceTransformerEmbedder(settings.embedding_model, settings.ingest.embed_batch_size)
 
 
 SourceOpt = typer.Option(None, "--source", "-s", metavar="DIR[=NAME]",
@@ -94,7 +69,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def stats(index: Path | None = IndexOpt, as_json: bool = JsonOpt) -> None:
         """Show documents, chunks by kind and provider, model, index path and size."""
-        from ingest.errors import IndexError_
+        from core.errors import IndexError_
         from ingest.index import IndexStore
         from ingest.render import print_stats
         from ingest.stats import collect_stats

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ingest.errors import ModelError
-from ingest.settings import BUNDLED_MODEL
+from core.errors import ModelError
+from core.settings import BUNDLED_MODEL
 
 Vectors = npt.NDArray[np.float32]
 Span = tuple[int, int]

@@ -34,10 +34,10 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from core.errors import IndexError_, IndexMismatchError
+from core.settings import Settings
 from ingest.embed import Vectors
-from ingest.errors import IndexError_, IndexMismatchError
 from ingest.records import Chunk, Metadata, document_key
-from ingest.settings import Settings
 
 if TYPE_CHECKING:  # chromadb costs half a second to import; a cached snapshot needs none of it
     from chromadb.api import ClientAPI

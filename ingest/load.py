@@ -16,13 +16,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from core.errors import FrontMatterError, SourceError
+from core.settings import SourceFolder, default_source_name
 from ingest import code, html, pdf
-from ingest.errors import FrontMatterError, SourceError
 from ingest.mkdocs import SNIPPET, is_mkdocs, normalize, snippet_file
 from ingest.records import Converted, DocKind, Document, Notice, Skipped
 from ingest.repair import repair_text
 from ingest.schema import PatternFrontMatter, PersonaFrontMatter, ReferenceFrontMatter
-from ingest.settings import SourceFolder, default_source_name
 from ingest.yaml_guard import expansion_problem
 
 SUFFIXES = (".md", ".markdown", ".txt")

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from core.errors import ModelError
 from ingest.embed import Span, Vectors, counting_tokenizer, pool_span, read_max_tokens, resolve_model, unit
-from ingest.errors import ModelError
 from ingest.files import write_folder
 
 EXPORT_VERSION = "1"
@@ -299,7 +299,7 @@ class OnnxEmbedder:
 
 
 if __name__ == "__main__":  # `make install`: export the configured model once, so no command waits for it
-    from ingest.settings import Settings
+    from core.settings import Settings
 
     settings = Settings()
     if settings.embedding_backend == "onnx" and onnx_supported(settings.embedding_model):

@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field
 
+from core.errors import DestructiveIngestError, DiskFullError, IndexLockedError, KBError, is_disk_full
+from core.settings import Settings, SourceFolder
 from ingest.chunk import Chunker, ChunkLimits
 from ingest.clean import RuleSet, load_rules, remove_non_knowledge
 from ingest.embed import Embedder, Vectors
-from ingest.errors import DestructiveIngestError, DiskFullError, IndexLockedError, KBError, is_disk_full
 from ingest.hostile import addressed_to_assistant
 from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry
 from ingest.load import load_documents
 from ingest.markdown import parse_sections
 from ingest.records import Chunk, Document, Exclusion, Metadata, Skipped, document_key
 from ingest.sentences import answer_spans, encode_sentences, sentence_spans
-from ingest.settings import Settings, SourceFolder
 from ingest.tables import row_spans
 
 Progress = Callable[[str, int, int], None]  # (stage: reading | chunking | embedding | writing, done, total)
@@ -89,8 +89,8 @@ CHUNK_FORMAT = "5"  # 3: document summary, tags and included snippets; 4: tabs k
 
 def config_fingerprint(settings: Settings, rules: RuleSet) -> str:
     """What besides the text decides a document's chunks; a change re-chunks every document."""
-    parts = [str(SCHEMA_VERSION), CHUNK_FORMAT, settings.embedding_model, str(settings.max_chunk_tokens),
-             str(settings.target_chunk_tokens), str(settings.min_template_lines), rules.model_dump_json()]
+    parts = [str(SCHEMA_VERSION), CHUNK_FORMAT, settings.embedding_model, str(settings.ingest.max_chunk_tokens),
+             str(settings.ingest.target_chunk_tokens), str(settings.ingest.min_template_lines), rules.model_dump_json()]
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
 
@@ -137,10 +137,10 @@ class Ingestor:
         return report
 
     def _ingest(self, store: IndexStore, rebuild: bool) -> IngestReport:
-        rules = load_rules(self.settings.exclude_rules)
+        rules = load_rules(self.settings.ingest.exclude_rules)
         sources = self.settings.named_sources()
         started = time.perf_counter()
-        loaded = load_documents(sources, self.settings.max_file_bytes,
+        loaded = load_documents(sources, self.settings.ingest.max_file_bytes,
                                 lambda done, total: self.progress("reading", done, total))
         report = IngestReport(documents_seen=len(loaded.documents) + len(loaded.skipped), dry_run=self.dry_run)
         report.load_seconds = round(time.perf_counter() - started, 3)
@@ -249,9 +249,9 @@ class Ingestor:
         return plans
 
     def _limits(self) -> ChunkLimits:
-        max_tokens = min(self.settings.max_chunk_tokens, self.embedder.max_tokens)
-        return ChunkLimits(max_tokens, min(self.settings.target_chunk_tokens, max_tokens),
-                           self.settings.min_template_lines)
+        max_tokens = min(self.settings.ingest.max_chunk_tokens, self.embedder.max_tokens)
+        return ChunkLimits(max_tokens, min(self.settings.ingest.target_chunk_tokens, max_tokens),
+                           self.settings.ingest.min_template_lines)
 
     def _embed_and_write(self, plans: list[_Plan], store: IndexStore, report: IngestReport) -> None:
         """Few large writes (Chroma pays per call), ordered so a crash at any point is recoverable:
@@ -279,7 +279,7 @@ class Ingestor:
         then hand each batch to `write`."""
         started = time.perf_counter()
         report.model_loaded = True
-        batch = max(self.settings.embed_batch_size * 4, 256)  # bounds memory for token vectors
+        batch = max(self.settings.ingest.embed_batch_size * 4, 256)  # bounds memory for token vectors
         # Longest first, like SentenceTransformer.encode does across its input: less padding per batch.
         ordered = sorted(chunks, key=lambda c: -len(c.embed_text))
         self.progress("embedding", 0, len(chunks))

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 DocKind = Literal["persona", "pattern", "reference", "code", "other"]
 ChunkKind = Literal["prose", "template", "table"]
 Metadata = dict[str, str | int | float | bool | list[str | int | float | bool]]
-PROVIDERS = ("aws", "gcp", "azure", "cloudflare", "vercel", "netlify")
 
 
 def document_key(source_name: str, source: str) -> str:
@@ -72,7 +71,7 @@ class Document:
     content_hash: str = ""
     includes: dict[str, str] = field(default_factory=dict)  # snippet path -> its text (mkdocs `--8<--`)
     pages: tuple[int, ...] = ()  # converted PDF: the body line where each page starts (page 1 first)
-    source_name: str = ""  # the name of the source folder (see ingest.settings.SourceFolder)
+    source_name: str = ""  # the name of the source folder (see core.settings.SourceFolder)
 
     def page_of(self, line: int) -> int | None:
         """The page a body line comes from (1-based), or None for a document without pages."""

@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Provider = Literal["aws", "gcp", "azure", "cloudflare", "vercel", "netlify"]
+from core.providers import Provider
+
 CATEGORIES = (
     "compute", "api", "events", "orchestration", "data", "resilience", "performance", "cost",
     "security", "compliance", "observability", "deployment", "testing", "migration", "disaster-recovery",

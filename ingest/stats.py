@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from core.settings import Settings
 from ingest.index import IndexStore, ManifestEntry
-from ingest.settings import Settings
 
 
 class DocumentStats(BaseModel):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.settings import Settings
+from core.settings import Settings
 from tests.fakes import HashingEmbedder
 
 os.environ["HF_HUB_OFFLINE"] = "1"

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.chain import Bot
 from bot.retrieve import Filters
 from bot.snapshot import Snapshot, Watcher
-from ingest.errors import KBError
+from core.errors import KBError
 from ui.admission import Admission, Overloaded
 from ui.feedback import FeedbackStore
 from ui.limits import read_limited
@@ -54,18 +54,19 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
     settings = bot.settings
+    serve = settings.serve
     router = APIRouter(prefix="/api")
-    admission = Admission(settings.concurrency, settings.api_waiting, settings.api_max_wait)
+    admission = Admission(serve.concurrency, serve.api_waiting, serve.api_max_wait)
 
     @router.post("/ask")
     async def ask(request: Request) -> JSONResponse:
-        if settings.api_token and not bearer_ok(request.headers.get("authorization", ""), settings.api_token):
+        if serve.api_token and not bearer_ok(request.headers.get("authorization", ""), serve.api_token):
             return _error(401, "missing or wrong bearer token (Authorization: Bearer <KB_API_TOKEN>)")
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return _error(415, "send the question as JSON with Content-Type: application/json")
-        raw = await read_limited(request, settings.max_body_bytes)
+        raw = await read_limited(request, serve.max_body_bytes)
         if raw is None:
-            return _error(413, f"request body is over the {settings.max_body_bytes:,}-byte limit")
+            return _error(413, f"request body is over the {serve.max_body_bytes:,}-byte limit")
         if json_depth(raw) > MAX_JSON_DEPTH:
             return _error(422, f"invalid request: JSON nested deeper than {MAX_JSON_DEPTH} levels")
         try:
@@ -109,7 +110,7 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
         if error:
             payload["error"] = error
         code = 503 if status == "unavailable" else 200
-        if settings.api_token and not bearer_ok(request.headers.get("authorization", ""), settings.api_token):
+        if serve.api_token and not bearer_ok(request.headers.get("authorization", ""), serve.api_token):
             return JSONResponse({"status": status}, status_code=code)
         return JSONResponse(payload, status_code=code)
 

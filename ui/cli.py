@@ -34,7 +34,8 @@ def candidate_cases(items: list[Any]) -> list[dict[str, Any]]:
 
 
 def register(app: typer.Typer) -> None:
-    from ingest.cli import IndexOpt, build_settings, make_embedder
+    from core.settings import build_settings
+    from ingest.cli import IndexOpt, make_embedder
 
     feedback_app = typer.Typer(help="Feedback from the web UI, API and Slack.", no_args_is_help=True)
     app.add_typer(feedback_app, name="feedback")

@@ -25,7 +25,7 @@ def _auth(setting: str) -> tuple[str, str] | None:
         return None
     user, sep, password = setting.partition(":")
     if not sep or not user or not password:
-        from ingest.errors import KBError
+        from core.errors import KBError
 
         raise KBError("KB_UI_AUTH must look like user:password")
     return user, password
@@ -33,21 +33,21 @@ def _auth(setting: str) -> tuple[str, str] | None:
 
 def build_app(bot: Bot, feedback: FeedbackStore | None = None, slack_client: Any = None) -> FastAPI:
     settings = bot.settings
-    feedback = feedback or FeedbackStore(settings.feedback_db, settings.feedback_max_rows)
+    feedback = feedback or FeedbackStore(settings.feedback_db, settings.serve.feedback_max_rows)
     # With auth on, the API description is not public either.
-    public_docs = not (settings.api_token or settings.ui_auth)
+    public_docs = not (settings.serve.api_token or settings.serve.ui_auth)
     app = FastAPI(title="serverless-kb", docs_url="/api/docs" if public_docs else None,
                   openapi_url="/api/openapi.json" if public_docs else None, redoc_url=None)
-    secure(app, settings.cors_origins, max(settings.max_request_bytes, settings.max_body_bytes,
-                                           settings.slack_max_body_bytes))
+    secure(app, settings.serve.cors_origins,
+           max(settings.serve.max_request_bytes, settings.serve.max_body_bytes, settings.slack.max_body_bytes))
     app.include_router(api_router(bot, feedback))
     from ui.slack import build_slack_app, slack_router
 
     app.include_router(slack_router(build_slack_app(bot, feedback, settings, client=slack_client), settings))
     blocks = build_web(bot, feedback)
-    blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
-    mounted: FastAPI = gr.mount_gradio_app(app, blocks, path="", auth=_auth(settings.ui_auth), css=CSS, head=HEAD,
-                                           footer_links=[], show_error=False)
+    blocks.queue(max_size=settings.serve.queue_size, default_concurrency_limit=settings.serve.concurrency)
+    mounted: FastAPI = gr.mount_gradio_app(app, blocks, path="", auth=_auth(settings.serve.ui_auth), css=CSS,
+                                           head=HEAD, footer_links=[], show_error=False)
     return mounted
 
 
@@ -71,13 +71,13 @@ class _Server(uvicorn.Server):
 def serve(bot: Bot, grace_seconds: int = 10) -> None:
     """Serve until SIGTERM or Ctrl-C: stop accepting, finish in-flight answers (up to `grace_seconds`),
     stop following the index and close the feedback database. A second signal exits at once."""
-    settings = bot.settings
-    feedback = FeedbackStore(settings.feedback_db, settings.feedback_max_rows)
-    if settings.reload_seconds:
-        bot.watch(settings.reload_seconds)
-    config = uvicorn.Config(build_app(bot, feedback), host=settings.host, port=settings.port, log_level="warning",
+    settings, serve = bot.settings, bot.settings.serve
+    feedback = FeedbackStore(settings.feedback_db, serve.feedback_max_rows)
+    if serve.reload_seconds:
+        bot.watch(serve.reload_seconds)
+    config = uvicorn.Config(build_app(bot, feedback), host=serve.host, port=serve.port, log_level="warning",
                             timeout_graceful_shutdown=grace_seconds)
-    print(f"serving on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
+    print(f"serving on http://{serve.host}:{serve.port}", file=sys.stderr, flush=True)
     try:
         _Server(config).run()
     finally:

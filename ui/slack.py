@@ -34,8 +34,8 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.responses import Response
 
 from bot.chain import Bot
-from ingest.errors import KBError, QuestionError
-from ingest.settings import Settings
+from core.errors import KBError, QuestionError
+from core.settings import Settings
 from ui.feedback import FeedbackStore, Vote
 from ui.limits import read_limited
 from ui.render import slack_escape, slack_fallback_text, to_slack_blocks
@@ -255,19 +255,19 @@ def _ack(ack: Ack) -> None:
 def build_slack_app(bot: Bot, feedback: FeedbackStore, settings: Settings,
                     client: WebClient | None = None) -> App | None:
     """The Bolt app, or None when the token or signing secret is missing (the route then answers 503)."""
-    if not settings.slack_bot_token or not settings.slack_signing_secret:
+    if not settings.slack.bot_token or not settings.slack.signing_secret:
         return None
     client = client or WebClient(timeout=10)
-    identity = SlackIdentity(client, settings.slack_bot_token)
+    identity = SlackIdentity(client, settings.slack.bot_token)
     identity.check_in_background()
     app = App(
         name="serverless-kb",
-        signing_secret=settings.slack_signing_secret,
+        signing_secret=settings.slack.signing_secret,
         client=client,
         authorize=identity.authorizer(),
         process_before_response=True,
     )
-    answers = SlackAnswers(bot, feedback, settings.concurrency)
+    answers = SlackAnswers(bot, feedback, settings.serve.concurrency)
     app.middleware(answers.skip_retries)
     app.event("app_mention")(ack=_ack, lazy=[answers.answer_mention])
     app.event("message")(ack=_ack, lazy=[answers.answer_dm])
@@ -294,15 +294,15 @@ def unverified(headers: Any, body: bytes, verifier: SignatureVerifier, now: floa
 def slack_router(slack_app: App | None, settings: Settings) -> APIRouter:
     """POST /slack/events for events, slash commands and button clicks (one Request URL for all three)."""
     router = APIRouter(prefix="/slack", tags=["slack"])
-    verifier = SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
+    verifier = SignatureVerifier(settings.slack.signing_secret) if settings.slack.signing_secret else None
 
     @router.post("/events", response_model=None)
     async def events(request: Request) -> Response:
         if slack_app is None or verifier is None:
             return JSONResponse({"error": NOT_CONFIGURED}, status_code=503)
-        body = await read_limited(request, settings.slack_max_body_bytes)
+        body = await read_limited(request, settings.slack.max_body_bytes)
         if body is None:
-            return JSONResponse({"error": f"body over the {settings.slack_max_body_bytes:,}-byte limit"},
+            return JSONResponse({"error": f"body over the {settings.slack.max_body_bytes:,}-byte limit"},
                                 status_code=413)
         problem = unverified(request.headers, body, verifier)
         if problem:

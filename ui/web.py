@@ -13,12 +13,14 @@ import gradio as gr
 
 from bot.chain import Bot
 from bot.retrieve import Filters
-from ingest.errors import KBError
+from core.errors import KBError
+from core.providers import LABELS, PROVIDERS
 from ui.feedback import FeedbackStore
 from ui.render import sources_html, to_web_markdown
 from ui.sources import source_names
 
-PROVIDERS = {"Any": None, "AWS": "aws", "GCP": "gcp", "Azure": "azure", "Cloudflare": "cloudflare"}
+# The provider filter's choices: "Any", then every provider of the registry by its label.
+PROVIDER_CHOICES: dict[str, str | None] = {"Any": None, **{LABELS[p]: p for p in PROVIDERS}}
 ANY_SOURCE = "All sources"
 CODE_LANGUAGES = {"python", "javascript", "typescript", "yaml", "json", "shell", "markdown", "html", "css", "sql"}
 STREAM_DELAY = 0.02  # seconds between streamed blocks: enough to see, too short to wait for
@@ -65,7 +67,7 @@ def _templates(bot: Bot, provider: str, language: str) -> list[tuple[str, str]]:
     corpus = bot.corpus
     if corpus is None:
         return []
-    wanted = PROVIDERS.get(provider)
+    wanted = PROVIDER_CHOICES.get(provider)
     found = []
     for row, meta in enumerate(corpus.metas):
         if meta["kind"] != "template" or (wanted and wanted not in (meta.get("providers") or [])):
@@ -88,7 +90,8 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
                 {"role": "assistant", "content": "_Searching the knowledge base…_"}]
         yield chat, "", gr.skip(), gr.skip(), panels
         try:
-            filters = Filters(provider=PROVIDERS.get(provider), source_name=None if source == ANY_SOURCE else source)
+            filters = Filters(provider=PROVIDER_CHOICES.get(provider),
+                              source_name=None if source == ANY_SOURCE else source)
             answer = bot.ask(message, history=asked, filters=filters)
         except KBError as exc:
             chat[-1]["content"] = f"**Could not answer:** {exc}"
@@ -132,7 +135,7 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
         with gr.Tab("Ask"), gr.Row():
             with gr.Column(scale=3):
                 with gr.Row():
-                    provider = gr.Radio(list(PROVIDERS), value="Any", label="Provider", elem_id="kb-provider")
+                    provider = gr.Radio(list(PROVIDER_CHOICES), value="Any", label="Provider", elem_id="kb-provider")
                     source = gr.Dropdown([ANY_SOURCE, *source_names(bot.corpus)], value=ANY_SOURCE, label="Source",
                                          elem_id="kb-source-filter")
                 chat = gr.Chatbot(elem_id="kb-chat", height=560, label="Answer",
@@ -152,7 +155,7 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
             gr.Dataframe(value=_documents_table(bot), interactive=False, label="Documents",
                          headers=["title", "source name", "path", "kind", "chunks", "templates"])
             with gr.Row():
-                t_provider = gr.Dropdown(list(PROVIDERS), value="Any", label="Provider")
+                t_provider = gr.Dropdown(list(PROVIDER_CHOICES), value="Any", label="Provider")
                 t_language = gr.Dropdown(["Any", *languages], value="Any", label="Language")
             t_pick = gr.Dropdown(choices=_templates(bot, "Any", "Any"), label="Template")
             t_code = gr.Code(label="Template", interactive=False)

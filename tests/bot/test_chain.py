@@ -10,9 +10,9 @@ import pytest
 
 from bot.chain import Bot, load_bot
 from bot.question import clean_question
-from ingest.errors import QuestionError
+from core.errors import QuestionError
+from core.settings import Settings
 from ingest.pipeline import ingest
-from ingest.settings import Settings
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -100,7 +100,7 @@ def test_question_cleaning() -> None:
 
 def _kb(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_PERSONA": str(settings.persona),
-           "KB_EXCLUDE_RULES": str(settings.exclude_rules)}
+           "KB_EXCLUDE_RULES": str(settings.ingest.exclude_rules)}
     return subprocess.run([str(Path(sys.executable).parent / "kb"), *args, "--index", str(settings.index_dir)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
@@ -136,7 +136,7 @@ def test_seed_provisioned_concurrency_cites_its_section_and_template(seeds_index
 
 
 def test_index_built_with_another_model_is_refused(tmp_path: Path, fixture_bot: Bot) -> None:
-    from ingest.errors import IndexMismatchError
+    from core.errors import IndexMismatchError
     from tests.fakes import HashingEmbedder
 
     settings = fixture_bot.settings.model_copy(update={"index_dir": tmp_path / "other"})

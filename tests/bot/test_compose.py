@@ -13,9 +13,9 @@ from bot.corpus import Corpus, Sentence
 from bot.persona import Persona
 from bot.retrieve import Hit, Retrieval
 from bot.shape import classify
+from core.settings import AnswerSettings
 from ingest.schema import PersonaFrontMatter
 from ingest.sentences import sentence_spans
-from ingest.settings import AnswerSettings
 from tests.fakes import HashingEmbedder
 
 WORDS = ["queue", "retry", "lambda", "cost", "iam", "policy", "table", "jitter", "alarm", "cold", "start",

@@ -7,9 +7,9 @@ import pytest
 
 from bot.corpus import load_corpus
 from bot.text import TERMS_VERSION
+from core.settings import Settings
 from ingest.index import IndexStore
 from ingest.pipeline import ingest
-from ingest.settings import Settings
 from tests.conftest import FIXTURES
 from tests.fakes import HashingEmbedder
 

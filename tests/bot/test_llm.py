@@ -14,7 +14,7 @@ from langchain_core.language_models import FakeListChatModel
 
 from bot.chain import Bot
 from bot.llm import LLMAnswerer, chat_model, parse_claims
-from ingest.errors import KBError
+from core.errors import KBError
 
 pytestmark = pytest.mark.integration
 QUESTION = "How many times should a failed message be retried before the DLQ?"

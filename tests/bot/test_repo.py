@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.chain import load_bot
+from core.settings import Settings
 from ingest.pipeline import ingest
-from ingest.settings import Settings
 from tests.conftest import FIXTURES, ROOT
 
 pytestmark = pytest.mark.integration

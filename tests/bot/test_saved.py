@@ -18,10 +18,10 @@ from bot.persona import load_persona
 from bot.retrieve import Filters, HybridRetriever
 from bot.saved import SNAPSHOT_FORMAT, load_saved_corpus, save_corpus
 from bot.snapshot import load_snapshot
+from core.settings import Settings
 from ingest.index import IndexStore, peek_head
 from ingest.pipeline import ingest
 from ingest.sentences import decode_sentences
-from ingest.settings import Settings
 from tests.chaos.conftest import hashing_settings
 from tests.conftest import FIXTURES
 from tests.fakes import HashingEmbedder

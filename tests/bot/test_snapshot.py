@@ -9,7 +9,7 @@ import pytest
 
 from bot.persona import load_persona
 from bot.snapshot import load_snapshot
-from ingest.errors import IndexMismatchError
+from core.errors import IndexMismatchError
 from ingest.index import IndexStore, peek_head
 from ingest.pipeline import ingest
 from tests.chaos.conftest import hashing_settings

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.chain import Bot
-from ingest.settings import Settings
+from core.settings import Settings
 from tests.conftest import ROOT, fixture_settings, free_port
 from ui.feedback import FeedbackStore
 
@@ -30,14 +30,14 @@ HASHING: dict[str, Any] = {"embedding_model": "test:hashing", "max_chunk_tokens"
 
 def hashing_settings(base: Path, chroma_url: str = "", collection: str = "serverless-kb") -> Settings:
     """The test knowledge base (copied under base) indexed with the hashing embedder."""
-    return fixture_settings(base).model_copy(update={**HASHING, "chroma_url": chroma_url, "collection": collection})
+    return fixture_settings(base).updated(**HASHING, chroma_url=chroma_url, collection=collection)
 
 
 def run_ingest(settings: Settings, *flags: str, sources: list[Path] | None = None
                ) -> subprocess.CompletedProcess[str]:
     """An ingest in its own process, as a user's `kb ingest` beside a running server."""
     args = [sys.executable, "-m", "tests.chaos.run_ingest", str(settings.index_dir), settings.chroma_url,
-            settings.collection, str(settings.exclude_rules), *flags,
+            settings.collection, str(settings.ingest.exclude_rules), *flags,
             *[str(s) for s in (sources or settings.sources)]]
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=180)
 

@@ -15,7 +15,7 @@ from bot.answer import Answer
 from bot.chain import Bot, ExtractiveAnswerer
 from bot.compose import Composer
 from bot.retrieve import Retrieval
-from ingest.settings import Settings
+from core.settings import Settings
 from tests.chaos.conftest import HASHING
 from tests.fakes import HashingEmbedder
 from ui.server import serve

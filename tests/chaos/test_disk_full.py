@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.chain import load_bot
-from ingest.errors import DiskFullError
+from core.errors import DiskFullError
 from ingest.index import IndexStore
 from ingest.pipeline import ingest
 from tests.chaos.conftest import hashing_settings

@@ -124,7 +124,9 @@ def test_kill_9_during_feedback_writes_leaves_the_database_intact(
 
 
 def test_an_overloaded_api_sheds_load_with_503_and_retry_after(tmp_path: Path) -> None:
-    settings = hashing_settings(tmp_path).model_copy(update={"concurrency": 2, "api_waiting": 1})
+    settings = hashing_settings(tmp_path)
+    settings = settings.model_copy(update={"serve": settings.serve.model_copy(update={"concurrency": 2,
+                                                                                       "api_waiting": 1})})
     ingest(settings, HashingEmbedder())
     bot = Bot(settings, HashingEmbedder(), SlowAnswerer(1.0)).warm_up()
     with serving(bot) as url:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.chain import Bot, load_bot
+from core.settings import Settings
 from ingest.pipeline import ingest
-from ingest.settings import Settings
 from tests.chaos.conftest import Clients, ask, hashing_settings, health, run_ingest, serving, wait_for
 from tests.fakes import HashingEmbedder
 

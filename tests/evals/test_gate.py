@@ -10,12 +10,12 @@ import pytest
 
 from bot.retrieve import Filters
 from bot.text import terms
+from core.settings import Settings
 from evals.baseline import check, load_baseline
 from evals.corpora import corpora
 from evals.dataset import load_dataset
 from evals.report import write_reports
 from evals.suite import CorpusEval, evaluate_corpus
-from ingest.settings import Settings
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.eval, pytest.mark.integration]

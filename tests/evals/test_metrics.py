@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from bot.answer import Answer, Citation, Template
+from core.errors import KBError
 from evals import metrics as m
 from evals.baseline import check
 from evals.dataset import Case, Dataset, load_dataset
 from evals.runner import CaseResult, EvalResult
-from ingest.errors import KBError
 
 
 def _embed(texts: list[str]) -> np.ndarray:

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.settings import Settings
 from ingest.index import IndexStore
 from ingest.pipeline import ingest
-from ingest.settings import Settings
 from tests.fakes import HashingEmbedder
 
 WRITES = ("begin_write", "mark", "upsert", "update_metadata", "delete", "forget", "publish")

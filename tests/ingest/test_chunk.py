@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.chunk import Chunker, ChunkLimits, providers_in, slug
+from core.providers import providers_in
+from ingest.chunk import Chunker, ChunkLimits, slug
 from ingest.clean import load_rules, remove_non_knowledge
 from ingest.language import detect
 from ingest.load import load_documents
@@ -97,7 +98,7 @@ def test_exclusion_rules_drop_agent_sections_and_paragraphs() -> None:
 
 
 def test_malformed_rules_file_is_a_clear_error(tmp_path: Path) -> None:
-    from ingest.errors import RulesError
+    from core.errors import RulesError
 
     bad = tmp_path / "exclude.yaml"
     bad.write_text("rules:\n  - id: x\n    reason: y\n    heading: '(unclosed'\n")

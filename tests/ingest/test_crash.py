@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from ingest.pipeline import ingest
-from ingest.settings import Settings
 from tests.conftest import FIXTURES, ROOT
 from tests.fakes import HashingEmbedder
 from tests.ingest.test_pipeline import snapshot
@@ -21,7 +21,7 @@ DOCS = FIXTURES / "docs"
 
 def _run(settings: Settings, kill_at: int) -> subprocess.CompletedProcess[str]:
     args = [sys.executable, "-m", "tests.ingest.kill_ingest", str(settings.index_dir),
-            str(settings.sources[0]), str(settings.exclude_rules), str(kill_at)]
+            str(settings.sources[0]), str(settings.ingest.exclude_rules), str(kill_at)]
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 

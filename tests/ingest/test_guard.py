@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.errors import DestructiveIngestError
+from core.errors import DestructiveIngestError
+from core.settings import Settings
 from ingest.index import IndexStore
 from ingest.pipeline import ingest
-from ingest.settings import Settings
 from tests.fakes import HashingEmbedder
 from tests.ingest.test_pipeline import _populate, snapshot
 

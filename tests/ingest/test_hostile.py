@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.settings import Settings
 from ingest.hostile import addressed_to_assistant
 from ingest.pipeline import ingest
 from ingest.sentences import answer_spans, without_addressed
-from ingest.settings import Settings
 from tests.fakes import HashingEmbedder
 
 HOSTILE = [

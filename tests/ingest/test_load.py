@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import SourceError
+from core.errors import SourceError
 from ingest.load import load_documents, split_front_matter
 from ingest.repair import repair_text
 from tests.conftest import FIXTURES

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from core.settings import Settings
 from ingest import load
 from ingest.index import IndexStore
 from ingest.load import load_documents
 from ingest.pipeline import ingest
 from ingest.render import print_report
-from ingest.settings import Settings
 from tests.conftest import FIXTURES
 from tests.fakes import HashingEmbedder
 from tests.ingest.pdf_fixtures import make_pdf

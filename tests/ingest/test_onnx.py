@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import ModelError
+from core.settings import BUNDLED_MODEL, Settings
 from ingest import onnx
 from ingest.cli import make_embedder
 from ingest.embed import SentenceTransformerEmbedder
-from ingest.errors import ModelError
 from ingest.onnx import OnnxEmbedder
 from ingest.pipeline import ingest
-from ingest.settings import BUNDLED_MODEL, Settings
 from tests.conftest import ROOT, fixture_settings
 
 pytestmark = pytest.mark.integration

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.answer import Citation
+from core.settings import Settings
 from ingest.chunk import Chunker, ChunkLimits
 from ingest.index import IndexStore
 from ingest.load import load_documents
@@ -15,7 +16,6 @@ from ingest.markdown import parse_sections
 from ingest.pdf import convert
 from ingest.pipeline import ingest
 from ingest.records import Converted, Document, Skipped
-from ingest.settings import Settings
 from tests.fakes import HashingEmbedder
 from tests.ingest.pdf_fixtures import make_pdf, make_scanned_pdf
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from filelock import FileLock
 
-from ingest.errors import IndexLockedError, IndexMismatchError
+from core.errors import IndexLockedError, IndexMismatchError
+from core.settings import Settings
 from ingest.index import IndexStore
 from ingest.pipeline import ingest
 from ingest.sentences import decode_sentences
-from ingest.settings import Settings
 from tests.conftest import FIXTURES
 from tests.fakes import HashingEmbedder
 
@@ -135,7 +135,8 @@ def test_files_listed_in_rules_are_not_indexed(settings: Settings, embedder: Has
     (settings.sources[0] / "README.md").write_text("# How to write documents\n\nAdd a file.\n")
     rules = tmp_path / "rules.yaml"
     rules.write_text("files: [README.md]\nrules: []\n")
-    report = ingest(settings.model_copy(update={"exclude_rules": rules}), embedder)
+    report = ingest(settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"exclude_rules": rules})}),
+                    embedder)
     assert report.documents_changed == 1
     assert [(e.source, e.rule) for e in report.excluded] == [("README.md", "files")]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from core.settings import Settings
 from ingest.load import load_documents
 from ingest.pipeline import ingest
 from ingest.progress import BarProgress, PlainProgress, eta_seconds, progress_for
-from ingest.settings import Settings
 from tests.fakes import HashingEmbedder
 
 

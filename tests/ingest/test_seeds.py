@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from core.settings import BUNDLED_MODEL, Settings
 from ingest.index import IndexStore
 from ingest.pipeline import IngestReport, ingest
-from ingest.settings import BUNDLED_MODEL, Settings
 
 pytestmark = pytest.mark.integration
 MOJIBAKE = re.compile("‚Üí|üö|â€|Ã©|Ã¼|ï¸")

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import DestructiveIngestError, SourceError
+from core.settings import Settings, SourceFolder, default_source_name, parse_source
 from ingest.chunk import Chunker, ChunkLimits
-from ingest.errors import DestructiveIngestError, SourceError
 from ingest.index import IndexStore, ManifestEntry
 from ingest.load import load_documents
 from ingest.markdown import parse_sections
 from ingest.pipeline import ingest
-from ingest.settings import Settings, SourceFolder, default_source_name, parse_source
 from ingest.stats import collect_stats
 from tests.fakes import HashingEmbedder
 

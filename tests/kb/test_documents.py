@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from ingest.load import load_documents
 from ingest.markdown import parse_sections
 from ingest.pipeline import ingest
 from ingest.schema import CATEGORIES
-from ingest.settings import Settings
 from ingest.stats import collect_stats
 from tests.conftest import ROOT
 from tests.fakes import HashingEmbedder

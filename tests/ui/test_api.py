@@ -16,7 +16,7 @@ QUESTION = "How many times should a failed message be retried before the DLQ?"
 
 def _client(bot: Bot, tmp_path: Path, **settings: object) -> tuple[TestClient, FeedbackStore]:
     original = bot.settings
-    bot.settings = original.model_copy(update=settings)
+    bot.settings = original.updated(**settings)
     try:
         store = FeedbackStore(tmp_path / "feedback.sqlite3")
         app = FastAPI()

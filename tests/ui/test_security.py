@@ -22,7 +22,7 @@ def make_client(fixture_bot: Bot, tmp_path: Path) -> Iterator[object]:
     original = fixture_bot.settings
 
     def make(**settings: object) -> TestClient:
-        fixture_bot.settings = original.model_copy(update=settings)
+        fixture_bot.settings = original.updated(**settings)
         return TestClient(build_app(fixture_bot, FeedbackStore(tmp_path / "f.sqlite3")))
 
     yield make

@@ -22,6 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.answer import Answer, Citation
 from bot.chain import Bot
+from core.settings import SlackSettings
 from ui.feedback import FeedbackStore
 from ui.render import to_slack_blocks
 from ui.slack import NOT_CONFIGURED, THANKS, USAGE, build_slack_app, question_text, slack_router
@@ -139,15 +140,15 @@ def mention(text: str, ts: str, channel: str = "C1", **extra: Any) -> dict[str, 
 def slack(fixture_bot: Bot, tmp_path: Path) -> Iterator[Harness]:
     api = MockSlackAPI()
     feedback = FeedbackStore(tmp_path / "f.sqlite3")
-    settings = fixture_bot.settings.model_copy(update={"slack_bot_token": "xoxb-test",
-                                                       "slack_signing_secret": SECRET})
+    settings = fixture_bot.settings.model_copy(update={"slack": SlackSettings(bot_token="xoxb-test",
+                                                                                 signing_secret=SECRET)})
     slack_app = build_slack_app(fixture_bot, feedback, settings,
                                 client=WebClient(token="xoxb-test", base_url=api.url + "/api/"))
     assert slack_app is not None
     app = FastAPI()
     app.include_router(slack_router(slack_app, settings))
     with TestClient(app) as http:
-        harness = Harness(http, api, slack_app, feedback, settings.slack_max_body_bytes)
+        harness = Harness(http, api, slack_app, feedback, settings.slack.max_body_bytes)
         yield harness
         harness.settle()
     api.close()
@@ -283,10 +284,10 @@ def test_a_thumbs_down_click_is_stored(slack: Harness) -> None:
 
 
 def test_without_token_and_secret_the_route_says_what_to_set(fixture_bot: Bot, tmp_path: Path) -> None:
-    settings = fixture_bot.settings.model_copy(update={"slack_bot_token": "", "slack_signing_secret": ""})
+    settings = fixture_bot.settings.model_copy(update={"slack": SlackSettings()})
     feedback = FeedbackStore(tmp_path / "f.sqlite3")
     assert build_slack_app(fixture_bot, feedback, settings) is None
-    only_token = settings.model_copy(update={"slack_bot_token": "xoxb-test"})
+    only_token = settings.model_copy(update={"slack": SlackSettings(bot_token="xoxb-test")})
     assert build_slack_app(fixture_bot, feedback, only_token) is None
     app = FastAPI()
     app.include_router(slack_router(None, settings))
@@ -365,8 +366,8 @@ def test_events_are_acked_even_when_slack_cannot_be_reached(fixture_bot: Bot, tm
     from tests.conftest import free_port
 
     nowhere = WebClient(token="xoxb-test", base_url=f"http://127.0.0.1:{free_port()}/api/", timeout=1)
-    settings = fixture_bot.settings.model_copy(update={"slack_bot_token": "xoxb-test",
-                                                       "slack_signing_secret": SECRET})
+    settings = fixture_bot.settings.model_copy(update={"slack": SlackSettings(bot_token="xoxb-test",
+                                                                                 signing_secret=SECRET)})
     feedback = FeedbackStore(tmp_path / "f.sqlite3")
     slack_app = build_slack_app(fixture_bot, feedback, settings, client=nowhere)
     assert slack_app is not None

@@ -1,4 +1,4 @@
-"""Errors a user can act on.
+"""Errors a user can act on, and the exit codes the `kb` command ends with.
 
 KBError
  ├── SettingsError        a KB_* variable or a flag has a value that cannot work
@@ -17,13 +17,25 @@ KBError
 
 from __future__ import annotations
 
+from enum import IntEnum
 from pathlib import Path
+
+
+class ExitCode(IntEnum):
+    """The one exit-code table; README's "Exit codes" paragraph says the same (a test checks)."""
+
+    DONE = 0
+    FAILED = 1  # an eval gate failed, some --batch lines were bad, or an unexpected failure
+    BAD_INPUT = 2  # a bad flag or KB_* value, a missing folder or index, an unreachable Chroma server, ...
+    LOCKED = 3  # another ingest holds the lock
+    DISK_FULL = 4  # the index keeps its last version; the next ingest finishes the work
+    INTERRUPTED = 130  # Ctrl-C, as a shell reports it
 
 
 class KBError(Exception):
     """Base class; the CLI prints the message on one line and exits with `exit_code`."""
 
-    exit_code = 2
+    exit_code: ExitCode = ExitCode.BAD_INPUT
 
 
 class SettingsError(KBError):
@@ -43,23 +55,23 @@ class RulesError(KBError):
 
 
 class IndexError_(KBError):
-    exit_code = 2  # an environment error: no index yet, an unreachable Chroma server
+    """No index yet, an unreachable Chroma server: the environment, so BAD_INPUT like its subclasses."""
 
 
 class IndexMismatchError(IndexError_):
-    exit_code = 2
+    pass
 
 
 class IndexLockedError(IndexError_):
-    exit_code = 3
+    exit_code = ExitCode.LOCKED
 
 
 class DestructiveIngestError(IndexError_):
-    exit_code = 2
+    pass
 
 
 class DiskFullError(KBError):
-    exit_code = 4
+    exit_code = ExitCode.DISK_FULL
 
 
 class ModelError(KBError):
@@ -71,7 +83,7 @@ class QuestionError(KBError):
 
 
 class EvalGateError(KBError):
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 LOW_SPACE_BYTES = 32 * 1024 * 1024

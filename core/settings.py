@@ -1,19 +1,27 @@
 """One Settings object, built once by an entry point and passed down.
 
-No other module reads the environment: they receive a Settings (or a part of it).
+No other module reads the environment: they receive a Settings (or a part of it). The root holds
+what every area shares (sources, index, embedding model); each area has its own section:
+`ingest`, `retrieve`, `answer`, `llm`, `serve`, `slack`. A section's field is set with
+`KB_<SECTION>__<FIELD>`; the documented flat names (`KB_MAX_CHUNK_TOKENS`, `KB_PORT`, `KB_LLM`,
+`SLACK_BOT_TOKEN`, ...) keep working through FLAT_NAMES, in the environment, `.env` and keyword
+arguments alike.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ingest.errors import SourceError
+from core.errors import SettingsError, SourceError
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -87,7 +95,6 @@ class AnswerSettings(BaseModel):
     min_evidence: float = Field(0.35, ge=0, le=1)
     unknown_name_evidence: float = Field(0.6, ge=0, le=1, description="a question naming something the knowledge "
                                          "base never mentions is answered only above this evidence (with a note)")
-    llm_timeout: float = Field(30.0, gt=0)
     # Sentence score = similarity * sentence_similarity + term overlap * sentence_overlap
     #                + chunk rank * sentence_rank + role_bonus * (section role + figures for cost questions).
     sentence_similarity: float = Field(0.55, ge=0, le=2, description="meaning: cosine of sentence and question")
@@ -100,6 +107,147 @@ class AnswerSettings(BaseModel):
     same_chunk_penalty: float = Field(0.05, ge=0, le=1, description="spread points over sections")
     stop_ratio: float = Field(0.6, ge=0, le=1, description="after min_points, stop below this share of the best "
                               "(calibration halves: 0.6 keeps facts that 0.7 cut)")
+
+
+class IngestSettings(BaseModel):
+    embed_batch_size: int = Field(64, ge=1, le=1024)
+    max_chunk_tokens: int = Field(256, ge=32, le=8192, description="hard limit, the model's own tokens")
+    target_chunk_tokens: int = Field(200, ge=16, le=8192, description="prose chunks are packed up to this")
+    min_template_lines: int = Field(3, ge=1, description="smaller code blocks stay inline in the prose")
+    max_file_bytes: int = Field(5_000_000, ge=1)
+    exclude_rules: Path = Path("kb/exclude.yaml")
+
+
+class LLMSettings(BaseModel):
+    model: str = Field("", description="KB_LLM=provider:model enables the optional LLM answerer")
+    timeout: float = Field(30.0, gt=0, description="seconds before the extractive answer is shown instead")
+
+
+class ServeSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="KB_HOST: the server binds here; loopback by default")
+    port: int = Field(7860, ge=1, le=65535)
+    api_token: str = Field("", description="KB_API_TOKEN: bearer token required by /api/ask when set")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="KB_CORS_ORIGINS=https://a.example,https://b.example: origins allowed "
+        "cross-origin access; empty (the default) allows none")
+    ui_auth: str = Field("", description="KB_UI_AUTH=user:pass protects the web UI when set")
+    max_body_bytes: int = Field(16_384, ge=1024, description="request body limit for /api/ask")
+    max_request_bytes: int = Field(1_048_576, ge=1024, description="body limit for every other route (the web UI's)")
+    queue_size: int = Field(32, ge=1, description="web UI requests waiting beyond this are refused")
+    api_waiting: int = Field(16, ge=0, description="/api/ask requests that may wait for an answer slot; "
+                             "beyond them, 503 with Retry-After")
+    api_max_wait: float = Field(2.0, gt=0, description="seconds an /api/ask request may wait for a slot before 503")
+    concurrency: int = Field(2, ge=1, description="web UI answers computed at once")
+    feedback_max_rows: int = Field(100_000, ge=1, description="answers kept for feedback; the oldest are dropped")
+    reload_seconds: float = Field(1.0, ge=0, description="how often `kb serve` checks the index for a newly "
+                                  "published version (0: never; serve what was loaded at start)")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+class SlackSettings(BaseModel):
+    bot_token: str = Field("", description="SLACK_BOT_TOKEN: enables the Slack bot with the signing secret")
+    signing_secret: str = Field("", description="SLACK_SIGNING_SECRET: verifies every request from Slack")
+    max_body_bytes: int = Field(262_144, ge=1024, description="request body limit for /slack/events "
+                                "(a button click carries the whole message, tens of KB)")
+
+
+# The documented flat names of settings that live in a section: name -> (section, field). The
+# environment variable is KB_<NAME> (and, for Slack's own names, the name alone, as Slack documents it).
+FLAT_NAMES: dict[str, tuple[str, str]] = {
+    **{name: ("ingest", name) for name in IngestSettings.model_fields},
+    "llm": ("llm", "model"),
+    **{name: ("serve", name) for name in ServeSettings.model_fields},
+    "slack_bot_token": ("slack", "bot_token"),
+    "slack_signing_secret": ("slack", "signing_secret"),
+    "slack_max_body_bytes": ("slack", "max_body_bytes"),
+}
+UNPREFIXED = {"slack_bot_token": "SLACK_BOT_TOKEN", "slack_signing_secret": "SLACK_SIGNING_SECRET"}
+MOVED = {("answer", "llm_timeout"): ("llm", "timeout")}  # KB_ANSWER__LLM_TIMEOUT, from before `llm` was a section
+
+
+def _into_sections(data: dict[str, Any]) -> dict[str, Any]:
+    """Flat names and moved fields put in their section; a flat name wins over the section's own key
+    (it is the more specific: a keyword argument or the documented variable)."""
+    data = dict(data)
+    for flat, (section, name) in FLAT_NAMES.items():
+        if flat in data and not (flat == section and isinstance(data[flat], dict | BaseModel)):  # `llm`: both
+            value = data.pop(flat)
+            data[section] = {**_section(data.get(section)), name: value}
+    for (section, name), (to_section, to_name) in MOVED.items():
+        if isinstance(data.get(section), dict) and name in data[section]:
+            rest = dict(data[section])
+            value = rest.pop(name)
+            data[section] = rest
+            data[to_section] = {to_name: value, **_section(data.get(to_section))}
+    return data
+
+
+def variable_for(location: tuple[int | str, ...]) -> str:
+    """The environment variable that sets a field: its documented flat name if it has one."""
+    path = tuple(str(part) for part in location)
+    for flat, target in FLAT_NAMES.items():
+        if path[:2] == target:
+            return UNPREFIXED.get(flat, f"KB_{flat.upper()}")
+    return "KB_" + "__".join(path).upper()
+
+
+def build_settings(source: Sequence[str | Path] | None = None, index: Path | None = None,
+                   **overrides: Any) -> Settings:
+    """Settings from the environment, with command-line flags taking precedence: `source` holds `DIR` or
+    `DIR=NAME` specs, `overrides` flat names (`host`, `port`) or root fields; None means not given."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SettingsError(f"{variable_for(first['loc'])}={first.get('input')!r}: {first['msg']}; "
+                            "fix or unset it") from None
+    update: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    if source:
+        parsed = [parse_source(spec) for spec in source]
+        update["sources"] = [folder for folder, _ in parsed]
+        update["source_names"] = {**settings.source_names, **{folder: name for folder, name in parsed if name}}
+    if index is not None:
+        update["index_dir"] = index
+    settings = settings.updated(**update)
+    if settings.index_dir.exists() and not settings.index_dir.is_dir():
+        raise SettingsError(f"--index {settings.index_dir} is a file; give the index folder (created if missing)")
+    return settings
+
+
+def _section(value: Any) -> dict[str, Any]:
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+class FlatNamesSource(PydanticBaseSettingsSource):
+    """Reads the flat names (KB_PORT, SLACK_BOT_TOKEN, ...) from the environment and `.env`, which
+    pydantic-settings would only look up for fields of the root."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env_file = self.config.get("env_file")
+        found: dict[str, Any] = {}
+        if isinstance(env_file, str) and Path(env_file).is_file():
+            from dotenv import dotenv_values
+
+            found = {k.lower(): v for k, v in dotenv_values(env_file).items() if v is not None}
+        found |= {k.lower(): v for k, v in os.environ.items()}
+        values: dict[str, Any] = {}
+        for flat in FLAT_NAMES:
+            for variable in (f"kb_{flat}", UNPREFIXED.get(flat, "").lower()):
+                if variable and variable in found:
+                    values[flat] = found[variable]
+                    break
+        return _into_sections(values)
 
 
 class Settings(BaseSettings):
@@ -121,46 +269,27 @@ class Settings(BaseSettings):
         "sentence-transformers); torch: sentence-transformers itself")
     model_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "serverless-kb",
                                   description="where ONNX exports are kept, keyed by the model's files")
-    embed_batch_size: int = Field(64, ge=1, le=1024)
-    max_chunk_tokens: int = Field(256, ge=32, le=8192, description="hard limit, the model's own tokens")
-    target_chunk_tokens: int = Field(200, ge=16, le=8192, description="prose chunks are packed up to this")
-    min_template_lines: int = Field(3, ge=1, description="smaller code blocks stay inline in the prose")
-    max_file_bytes: int = Field(5_000_000, ge=1)
-    exclude_rules: Path = Path("kb/exclude.yaml")
     shared_dir: Path = Field(Path("../shared"), description="foreign corpora for the evals (seeds, corpora/)")
     persona: Path = Path("kb/personas/serverless-architect.md")
-    llm: str = Field("", description="KB_LLM=provider:model enables the optional LLM answerer")
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
-    host: str = Field("127.0.0.1", description="KB_HOST: the server binds here; loopback by default")
-    port: int = Field(7860, ge=1, le=65535)
-    api_token: str = Field("", description="KB_API_TOKEN: bearer token required by /api/ask when set")
-    cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="KB_CORS_ORIGINS=https://a.example,https://b.example: origins allowed "
-        "cross-origin access; empty (the default) allows none")
-    ui_auth: str = Field("", description="KB_UI_AUTH=user:pass protects the web UI when set")
-    max_body_bytes: int = Field(16_384, ge=1024, description="request body limit for /api/ask")
-    max_request_bytes: int = Field(1_048_576, ge=1024, description="body limit for every other route (the web UI's)")
-    slack_max_body_bytes: int = Field(262_144, ge=1024, description="request body limit for /slack/events "
-                                      "(a button click carries the whole message, tens of KB)")
-    queue_size: int = Field(32, ge=1, description="web UI requests waiting beyond this are refused")
-    api_waiting: int = Field(16, ge=0, description="/api/ask requests that may wait for an answer slot; "
-                             "beyond them, 503 with Retry-After")
-    api_max_wait: float = Field(2.0, gt=0, description="seconds an /api/ask request may wait for a slot before 503")
-    concurrency: int = Field(2, ge=1, description="web UI answers computed at once")
-    feedback_max_rows: int = Field(100_000, ge=1, description="answers kept for feedback; the oldest are dropped")
-    reload_seconds: float = Field(1.0, ge=0, description="how often `kb serve` checks the index for a newly "
-                                  "published version (0: never; serve what was loaded at start)")
-    slack_bot_token: str = Field("", validation_alias=AliasChoices("SLACK_BOT_TOKEN", "KB_SLACK_BOT_TOKEN"))
-    slack_signing_secret: str = Field("", validation_alias=AliasChoices("SLACK_SIGNING_SECRET",
-                                                                        "KB_SLACK_SIGNING_SECRET"))
+    llm: Annotated[LLMSettings, NoDecode] = Field(default_factory=LLMSettings)  # KB_LLM is the model, not JSON
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
 
-    @field_validator("cors_origins", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, FlatNamesSource(settings_cls), dotenv_settings, file_secret_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_names(cls, data: Any) -> Any:
+        return _into_sections(data) if isinstance(data, dict) else data
 
     @model_validator(mode="before")
     @classmethod
@@ -176,6 +305,19 @@ class Settings(BaseSettings):
         names = {folder: name for folder, name in parsed if name}
         return {**data, "sources": [folder for folder, _ in parsed],
                 "source_names": {**(data.get("source_names") or {}), **names}}
+
+    def updated(self, **changes: Any) -> Settings:
+        """A copy with `changes` (root fields or flat names such as `port`), not validated again, like
+        model_copy, which would take a flat name as a new attribute."""
+        update: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key in FLAT_NAMES and not (key == "llm" and isinstance(value, LLMSettings)):
+                section, name = FLAT_NAMES[key]
+                current = update.get(section) or getattr(self, section)
+                update[section] = current.model_copy(update={name: value})
+            else:
+                update[key] = value
+        return self.model_copy(update=update)
 
     def named_sources(self) -> list[SourceFolder]:
         """The source folders with their names; two folders under one name are refused (their documents
