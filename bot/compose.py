@@ -21,11 +21,11 @@ from bot.shape import Shape, classify, describe_template, hinted_languages, labe
 from bot.tables import indexed_rows, row_sentences
 from bot.text import term_set, words
 from core.settings import AnswerSettings
+from core.text_units import is_quotable, strip_bullet, strip_citations, strip_links
 from ingest.hostile import addressed_to_assistant
 
 NEAR_DUPLICATE = 0.92
 TEMPLATE_MARGIN = 0.1
-MIN_POINT_WORDS = 4
 FIGURE_TABLE_DEPTH = 3  # a limits question leads with a table among this many first hits...
 FIGURE_ROW_SHARE = 0.4  # ...when one of its rows has this share of the question's words (at least two)
 DIAGRAMS = frozenset({"mermaid", "plantuml", "dot", "graphviz"})
@@ -43,12 +43,12 @@ class Point:
 def tidy(text: str) -> str:
     """Light cleanup of a quoted sentence or bullet; never changes its meaning."""
     text = re.sub(r"^\s*(>\s*)+", "", text)  # a quoted line reads as the line itself
-    text = re.sub(r"^\s*([-*+]|\d+[.)])\s+", "", text)
+    text = strip_bullet(text)
     text = re.sub(r"\s*\n\s*", " ", text)
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
     text = re.sub(r"(?<![\w*])\*(?!\s)([^*]+?)(?<!\s)\*(?![\w*])", r"\1", text)
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links and images become their text
-    text = re.sub(r"\s*\[\d+\]", "", text)  # citation-like markers in the source would mislead
+    text = strip_links(text)
+    text = strip_citations(text)  # citation-like markers in the source would mislead
     text = text.strip().rstrip(":;,").strip()
     if not text:
         return text
@@ -166,7 +166,7 @@ class Composer:
         return any(self._usable(s) for s in self.corpus.by_chunk.get(row, []))
 
     def _usable(self, sentence: int) -> bool:
-        return len(tidy(self.corpus.sentences[sentence].text).split()) >= MIN_POINT_WORDS
+        return is_quotable(tidy(self.corpus.sentences[sentence].text))
 
     def _skipped(self, row: int) -> bool:
         return self.corpus.metas[row]["section"].split(" > ")[-1].strip().lower() in self._skip
@@ -192,7 +192,7 @@ class Composer:
                 sentence = self.corpus.sentences[row]
                 text = tidy(sentence.text)
                 key = " ".join(words(text))
-                if len(text.split()) < MIN_POINT_WORDS or key in seen:
+                if not is_quotable(text) or key in seen:
                     continue
                 seen.add(key)
                 similarity = float(self.corpus.sentence_vectors[row] @ retrieval.vector)
@@ -297,7 +297,7 @@ def fence(code: str, language: str) -> str:
 
 def md_text(text: str) -> str:
     """Document text inside markdown: HTML is shown, never interpreted; links and images become text."""
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = strip_links(text)
     text = re.sub(r"(?i)\b(javascript|data|vbscript):", lambda m: m.group(1) + "\u200b:", text)
     return html.escape(text, quote=False)
 

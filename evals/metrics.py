@@ -12,11 +12,11 @@ from ranx import Qrels, Run, evaluate
 
 from bot.answer import Answer
 from bot.text import term_set
+from core.text_units import CITATION
 from evals.dataset import Case
 from ingest.mkdocs import strip_columns
 
 RETRIEVAL_METRICS = ("hit_rate@1", "hit_rate@5", "recall@5", "mrr@10", "ndcg@10")
-_CITATION = re.compile(r"\[(\d+)\]")
 Embed = Callable[[list[str]], np.ndarray]
 
 
@@ -37,7 +37,7 @@ def support_matrix(claims: Sequence[str], evidence: Sequence[str], embed: Embed)
 
 
 def _claim(point: str) -> tuple[str, list[int]]:
-    return _CITATION.sub("", point).strip(), [int(n) for n in _CITATION.findall(point)]
+    return CITATION.sub("", point).strip(), [int(n) for n in CITATION.findall(point)]
 
 
 def _prose(markdown: str) -> str:
@@ -48,7 +48,7 @@ def _prose(markdown: str) -> str:
 def citation_valid(answer: Answer) -> bool:
     """Every [n] resolves to a citation, and every citation is used."""
     numbers = {c.n for c in answer.citations}
-    used = {int(n) for n in _CITATION.findall(_prose(answer.answer))}
+    used = {int(n) for n in CITATION.findall(_prose(answer.answer))}
     return used <= numbers and numbers <= used | {t.n for t in answer.templates}
 
 

@@ -8,14 +8,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from core.providers import PROVIDERS, providers_in
+from core.text_units import BULLET, split_sentences
 from ingest.language import language_of
 from ingest.markdown import Block, Section
 from ingest.mkdocs import snippet_file, snippet_paths
 from ingest.records import Chunk, ChunkKind, Document
 
 CountTokens = Callable[[list[str]], list[int]]
-_BULLET = re.compile(r"^\s{0,3}([-*+]|\d+[.)])\s")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*`])")
 
 
 
@@ -48,7 +47,7 @@ def _split_lines(unit: Unit) -> list[Unit]:
     items: list[Unit] = []
     for offset, line in enumerate(unit.text.split("\n")):
         number = unit.start_line + offset
-        if items and not _BULLET.match(line) and line.startswith((" ", "\t")):
+        if items and not BULLET.match(line) and line.startswith((" ", "\t")):
             last = items[-1]
             items[-1] = Unit(f"{last.text}\n{line}", last.start_line, number)
         elif line.strip():
@@ -57,7 +56,7 @@ def _split_lines(unit: Unit) -> list[Unit]:
 
 
 def _split_sentences(unit: Unit) -> list[Unit]:
-    return [Unit(s, unit.start_line, unit.end_line) for s in _SENTENCE_END.split(unit.text) if s.strip()]
+    return [Unit(s, unit.start_line, unit.end_line) for s in split_sentences(unit.text) if s.strip()]
 
 
 def _split_words(unit: Unit, count: CountTokens, budget: int) -> list[Unit]:

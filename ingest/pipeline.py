@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from core.errors import DestructiveIngestError, DiskFullError, IndexLockedError, KBError, is_disk_full
 from core.settings import Settings, SourceFolder
+from core.text_units import sentence_spans
 from ingest.chunk import Chunker, ChunkLimits
 from ingest.clean import RuleSet, load_rules, remove_non_knowledge
 from ingest.embed import Embedder, Vectors
@@ -21,7 +22,7 @@ from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry
 from ingest.load import load_documents
 from ingest.markdown import parse_sections
 from ingest.records import Chunk, Document, Exclusion, Metadata, Skipped, document_key
-from ingest.sentences import answer_spans, encode_sentences, sentence_spans
+from ingest.sentences import answer_spans, encode_sentences
 from ingest.tables import row_spans
 
 Progress = Callable[[str, int, int], None]  # (stage: reading | chunking | embedding | writing, done, total)
@@ -83,8 +84,9 @@ class _Plan:
         return [c for c in self.chunks if c.id not in self.existing]
 
 
-CHUNK_FORMAT = "5"  # 3: document summary, tags and included snippets; 4: tabs kept inside mkdocs code;
-# 5: table rows stored as answer sentences with their own vectors
+CHUNK_FORMAT = "6"  # 3: document summary, tags and included snippets; 4: tabs kept inside mkdocs code;
+# 5: table rows stored as answer sentences with their own vectors; 6: an over-long list is cut at every
+# item, nested ones too (core.text_units.BULLET, the rule the answer sentences always used)
 
 
 def config_fingerprint(settings: Settings, rules: RuleSet) -> str:

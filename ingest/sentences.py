@@ -1,75 +1,22 @@
-"""Answer units: the sentences and bullets of a prose chunk, as character spans.
+"""Answer units of a prose chunk as stored in the index: the spans core.text_units cuts, without
+those addressed to an assistant, and their vectors.
 
 Ingest embeds each span once (pooled from the chunk's own forward pass), and the composer
-quotes them, so both sides must agree on the spans: this module is the one place that splits.
+quotes them, so both sides must agree on the spans: core.text_units is the one place that splits.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
+from core.text_units import Span, sentence_spans
 from ingest.hostile import addressed_to_assistant
 from ingest.records import Metadata
-
-_BULLET = re.compile(r"^\s*([-*+]|\d+[.)])\s+")
-_TABLE_OR_RULE = re.compile(r"^\s*(\||-{3,}|={3,})")
-_SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]`*\"'][.!?])\s+(?=[A-Z0-9\"'(*`\[])")
-MIN_WORDS = 4
-
-Span = tuple[int, int]
-
-
-def _line_units(text: str) -> list[Span]:
-    """Bullets (with their continuation lines) and paragraphs, as spans."""
-    units: list[Span] = []
-    offset = 0
-    current: Span | None = None
-    for line in text.split("\n"):
-        start, end = offset, offset + len(line)
-        offset = end + 1
-        if not line.strip() or _TABLE_OR_RULE.match(line) or line.lstrip().startswith("#"):
-            current = None
-            continue
-        continues = current is not None and not _BULLET.match(line)
-        if continues and current is not None:
-            current = (current[0], end)
-            units[-1] = current
-        else:
-            current = (start, end)
-            units.append(current)
-    return units
-
-
-def _sentences(text: str, span: Span) -> list[Span]:
-    start, end = span
-    piece = text[start:end]
-    spans: list[Span] = []
-    cursor = 0
-    for match in _SENTENCE_END.finditer(piece):
-        spans.append((start + cursor, start + match.start()))
-        cursor = match.end()
-    spans.append((start + cursor, end))
-    return spans
-
-
-def sentence_spans(text: str) -> list[Span]:
-    """Spans of the units worth quoting: at least a few words, trimmed of surrounding space."""
-    spans: list[Span] = []
-    for unit in _line_units(text):
-        for start, end in _sentences(text, unit):
-            while start < end and text[start].isspace():
-                start += 1
-            while end > start and text[end - 1].isspace():
-                end -= 1
-            if len(text[start:end].split()) >= MIN_WORDS:
-                spans.append((start, end))
-    return spans
 
 
 def answer_spans(text: str) -> list[Span]:

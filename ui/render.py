@@ -11,9 +11,9 @@ import re
 from typing import Any
 
 from bot.answer import Answer
-from bot.compose import fence, md_text
+from bot.compose import fence, md_text, tidy
+from core.text_units import CITATION, Span, sentence_spans
 
-_CITE = re.compile(r"\[(\d+)\]")
 SLACK_TEXT_LIMIT = 3000  # a section block's text
 SLACK_CODE_LIMIT = 2800  # leaves room for the fence and the truncation note
 # -- markdown ------------------------------------------------------------------------------------
@@ -30,7 +30,7 @@ def to_web_markdown(answer: Answer, answer_id: str = "a") -> str:
         return f"**Not in the knowledge base.** {text}\n\n{note}"
     link = lambda m: f"[\\[{m.group(1)}\\]](#kb-src-{answer_id}-{m.group(1)})"  # noqa: E731
     parts = [f"_{md_text(answer.coverage_note)}_"] if answer.coverage_note else []
-    parts.append("\n".join(f"- {_CITE.sub(link, md_text(p))}" for p in answer.points))
+    parts.append("\n".join(f"- {CITATION.sub(link, md_text(p))}" for p in answer.points))
     if answer.templates:
         parts.append("**Templates**")
         for template in answer.templates:
@@ -51,31 +51,33 @@ def _inline(text: str) -> str:
 
 
 def _cite_links(text: str, answer_id: str) -> str:
-    return _CITE.sub(lambda m: f'<a class="kb-cite" href="#kb-src-{answer_id}-{m.group(1)}" '
+    return CITATION.sub(lambda m: f'<a class="kb-cite" href="#kb-src-{answer_id}-{m.group(1)}" '
                                f'data-cite="{answer_id}-{m.group(1)}">[{m.group(1)}]</a>', text)
 
 
-def highlight(chunk: str, sentences: list[str]) -> str:
-    """The chunk, escaped, with the sentences the answer quoted wrapped in <mark>."""
-    escaped = html.escape(chunk)
-    for sentence in sorted(set(sentences), key=len, reverse=True):
-        needle = html.escape(sentence)
-        if needle and needle in escaped:
-            escaped = escaped.replace(needle, f"<mark>{needle}</mark>", 1)
-    return escaped
+def highlight(chunk: str, spans: list[Span]) -> str:
+    """The chunk, escaped, with the spans the answer quoted wrapped in <mark>."""
+    parts, cursor = [], 0
+    for start, end in sorted(set(spans)):
+        if start < cursor:  # overlapping spans cannot be nested marks
+            continue
+        parts += [html.escape(chunk[cursor:start]), f"<mark>{html.escape(chunk[start:end])}</mark>"]
+        cursor = end
+    parts.append(html.escape(chunk[cursor:]))
+    return "".join(parts)
 
 
-def _quoted(answer: Answer, n: int) -> list[str]:
-    """The source sentences behind the points citing [n] (tidying may have trimmed markup)."""
+def _quoted(answer: Answer, n: int) -> list[Span]:
+    """The spans of [n]'s text that the points citing it quote: the text cut into sentences by the rule
+    ingest stored them with (core.text_units), each matched to a point by the composer's own tidying,
+    so a point highlights exactly its sentence (a paraphrase, from an LLM, highlights nothing)."""
     citation = answer.citations[n - 1]
+    points = [p[: -len(f" [{n}]")] for p in answer.points if p.endswith(f" [{n}]")]
     found = []
-    for point in answer.points:
-        if point.endswith(f"[{n}]"):
-            core = point[: -len(f" [{n}]")].rstrip(".")
-            for line in re.split(r"(?<=[.!?])\s+|\n", citation.text):
-                plain = re.sub(r"[*_`]|^\s*([-*+]|\d+[.)])\s+", "", line).strip().rstrip(".:")
-                if plain and (plain in core or core in plain):
-                    found.append(line.strip())
+    for start, end in sentence_spans(citation.text) if points else []:
+        quoted = tidy(citation.text[start:end])
+        if any(point == quoted or point.endswith(f": {quoted}") for point in points):  # a section label first
+            found.append((start, end))
     return found
 
 

@@ -14,8 +14,8 @@ from bot.persona import Persona
 from bot.retrieve import Hit, Retrieval
 from bot.shape import classify
 from core.settings import AnswerSettings
+from core.text_units import sentence_spans
 from ingest.schema import PersonaFrontMatter
-from ingest.sentences import sentence_spans
 from tests.fakes import HashingEmbedder
 
 WORDS = ["queue", "retry", "lambda", "cost", "iam", "policy", "table", "jitter", "alarm", "cold", "start",

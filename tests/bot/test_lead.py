@@ -8,7 +8,7 @@ from bot.compose import Composer
 from bot.corpus import Corpus, Sentence
 from bot.retrieve import Hit, Retrieval
 from core.settings import AnswerSettings
-from ingest.sentences import sentence_spans
+from core.text_units import sentence_spans
 from tests.bot.test_compose import EMBEDDER, PERSONA
 
 

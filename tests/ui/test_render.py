@@ -69,3 +69,15 @@ def test_the_source_name_is_shown_where_the_location_is() -> None:
     assert "(team-docs: guide/a.md:3-9)" in sources_html(answer, "t") and "team-docs: guide/a.md:3-9" in to_html(answer)
     assert "team-docs: guide/a.md:3-9" in str(to_slack_blocks(answer))
     assert Citation(**{**named.model_dump(), "source_name": ""}).where == "guide/a.md:3-9"
+
+
+def test_sources_highlight_exactly_the_quoted_sentences() -> None:
+    text = ("Retries\n\n- Send failures to SQS. Then alarm on its depth.\n- Use **jitter** for every retry.\n"
+            "- Use jitter for every retry, said nobody.")
+    citation = Citation(n=1, source="patterns/r.md", title="Retries", section="Retries > Solution",
+                        anchor="solution", start_line=1, end_line=5, score=0.1, text=text)
+    points = ["Send failures to SQS. Then alarm on its depth. [1]", "Steps: Use jitter for every retry. [1]"]
+    answer = Answer(question="q", answer="", abstained=False, citations=[citation], templates=[],
+                    disclaimer="d", points=points)
+    marked = re.findall(r"<mark>(.*?)</mark>", sources_html(answer, "t"), re.S)
+    assert marked == ["- Send failures to SQS. Then alarm on its depth.", "- Use **jitter** for every retry."]
