@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -68,9 +67,12 @@ class _Broken(FakeListChatModel):
         raise ConnectionError("provider is down")
 
 
+_LATE = threading.Event()  # set once the answer has fallen back, so the slow reply's thread ends
+
+
 class _Slow(FakeListChatModel):
     def _call(self, *args: Any, **kwargs: Any) -> str:
-        time.sleep(2)
+        _LATE.wait(10)
         return "- too late [1]"
 
 
@@ -78,7 +80,11 @@ class _Slow(FakeListChatModel):
                                              (_Slow(responses=["x"]), "no reply within 0.3 s"),
                                              (FakeListChatModel(responses=["NO ANSWER"]), "no supported")])
 def test_errors_and_timeouts_fall_back_to_extractive(fixture_bot: Bot, model: Any, note: str) -> None:
-    answer = _ask(fixture_bot, LLMAnswerer(model, fixture_bot.embedder, timeout=0.3))
+    _LATE.clear()
+    try:
+        answer = _ask(fixture_bot, LLMAnswerer(model, fixture_bot.embedder, timeout=0.3))
+    finally:
+        _LATE.set()
     assert answer.mode == "extractive" and answer.points
     assert any(note in n for n in answer.notes), answer.notes
 

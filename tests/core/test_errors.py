@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,8 @@ def test_kb_stats_without_an_index_exits_2_in_one_line(tmp_path: Path, monkeypat
     assert exited.value.code == 2
     assert "run `kb ingest` first" in capsys.readouterr().err
 
+
+def test_a_warning_raised_from_the_project_fails_the_tests() -> None:
+    # pyproject's filterwarnings turns warnings from the project's modules (tests included) into errors.
+    with pytest.raises(UserWarning):
+        warnings.warn("from the project", UserWarning, stacklevel=1)

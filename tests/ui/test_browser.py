@@ -99,7 +99,8 @@ def test_templates_render_as_code_with_a_copy_button(page: object) -> None:
 
 def test_document_markup_stays_inert(page: object) -> None:
     text = _ask(page, "How long should read-heavy API Gateway responses be cached?")
-    assert "<script>" in text or "CacheHitCount" in text
+    # The hostile document answers, and its markup is shown as text, not run (checked below).
+    assert "untrusted-markup.md" in text and "<script>" in text, text
     assert page.evaluate("window.__kbPwned === undefined")  # type: ignore[attr-defined]
     assert page.locator("#kb-chat img[src*='evil.example'], #kb-sources img").count() == 0  # type: ignore[attr-defined]
     assert page.locator("#kb-chat a[href^='javascript:']").count() == 0  # type: ignore[attr-defined]
