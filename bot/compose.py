@@ -21,7 +21,7 @@ from bot.shape import Shape, classify, describe_template, hinted_languages, labe
 from bot.tables import indexed_rows, row_sentences
 from bot.text import term_set, words
 from core.settings import AnswerSettings
-from core.text_units import is_quotable, strip_bullet, strip_citations, strip_links
+from core.text_units import is_quotable, strip_bold, strip_bullet, strip_citations, strip_links
 from ingest.hostile import addressed_to_assistant
 
 NEAR_DUPLICATE = 0.92
@@ -45,7 +45,7 @@ def tidy(text: str) -> str:
     text = re.sub(r"^\s*(>\s*)+", "", text)  # a quoted line reads as the line itself
     text = strip_bullet(text)
     text = re.sub(r"\s*\n\s*", " ", text)
-    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    text = strip_bold(text)
     text = re.sub(r"(?<![\w*])\*(?!\s)([^*]+?)(?<!\s)\*(?![\w*])", r"\1", text)
     text = strip_links(text)
     text = strip_citations(text)  # citation-like markers in the source would mislead

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from core.text_units import strip_links
+from core.text_units import strip_bold, strip_links
 from ingest.tables import parse_table
 
 
@@ -36,7 +36,7 @@ def indexed_rows(text: str, heading: str) -> list[tuple[int, str]]:
 
 
 def _plain(cell: str) -> str:
-    cell = re.sub(r"(\*\*|__)(.+?)\1", r"\2", cell)
+    cell = strip_bold(cell)
     cell = strip_links(cell)
     cell = re.sub(r"<br\s*/?>", "; ", cell)
     return cell.strip().rstrip(".")

@@ -20,12 +20,17 @@ TABLE_OR_RULE = re.compile(r"^\s*(\||-{3,}|={3,})")
 SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]`*\"'][.!?])\s+(?=[A-Z0-9\"'(*`\[])")
 CITATION = re.compile(r"\[(\d+)\]")  # an answer point's [n]
 LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")  # a markdown link or image; group 1 is its text
+BOLD = re.compile(r"(\*\*|__)(.+?)\1")  # **strong** or __strong__; group 2 is its text
 MIN_WORDS = 4  # fewer words are a heading, a label or a fragment, not a point worth quoting
 
 
 def strip_links(text: str) -> str:
     """Links and images become their text."""
     return LINK.sub(r"\1", text)
+
+
+def strip_bold(text: str) -> str:
+    return BOLD.sub(r"\2", text)
 
 
 def strip_citations(text: str) -> str:

@@ -11,6 +11,7 @@ from core.text_units import (
     sentence_spans,
     split_claims,
     split_sentences,
+    strip_bold,
     strip_bullet,
     strip_citations,
     strip_links,
@@ -57,12 +58,12 @@ def test_units_need_four_words_and_claims_end_at_markers() -> None:
 
 def test_markup_helpers() -> None:
     assert strip_links("see [the docs](http://x) and ![img](y.png)") == "see the docs and img"
-    assert strip_citations("Use a DLQ [1] [12].") == "Use a DLQ."
+    assert strip_citations("Use a DLQ [1] [12].") == "Use a DLQ." and strip_bold("**a** and __b__") == "a and b"
     assert strip_bullet("  12) step") == "step" and CITATION.findall("a [3] b [x] [4]") == ["3", "4"]
 
 
 def test_no_other_module_retypes_a_text_rule() -> None:
-    rules = [r"[.!?])\s+", r"\d+[.)])", r"!?\[([^\]]*)\]\(", r"\[(\d+)\]", r"\[\d+\]"]
+    rules = [r"[.!?])\s+", r"\d+[.)])", r"!?\[([^\]]*)\]\(", r"\[(\d+)\]", r"\[\d+\]", r"(\*\*|__)(.+?)\1"]
     found = [f"{path.relative_to(ROOT)}: {rule}" for package in ("ingest", "bot", "ui", "evals", "app")
              for path in (ROOT / package).rglob("*.py") for rule in rules if rule in path.read_text()]
     assert not found, found
