@@ -14,6 +14,9 @@ import re
 Span = tuple[int, int]
 
 BULLET = re.compile(r"^\s*([-*+]|\d+[.)])\s+")  # a list item's marker, at any indentation
+# A top-level list item (indented at most 3 spaces, as CommonMark has it): where the chunker may cut an
+# over-long list; a nested item stays with its parent there, while an answer unit is any item.
+TOP_LEVEL_ITEM = re.compile(r"^\s{0,3}([-*+]|\d+[.)])\s")
 TABLE_OR_RULE = re.compile(r"^\s*(\||-{3,}|={3,})")
 # A sentence ends at . ! or ? after a lower-case letter, digit or closing mark ("U.S. Army" and
 # "e.g. Lambda" stay whole unless a capital follows the space), before a capital, digit or opening mark.

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from core.providers import PROVIDERS, providers_in
-from core.text_units import BULLET, split_sentences
+from core.text_units import TOP_LEVEL_ITEM, split_sentences
 from ingest.language import language_of
 from ingest.markdown import Block, Section
 from ingest.mkdocs import snippet_file, snippet_paths
@@ -47,7 +47,7 @@ def _split_lines(unit: Unit) -> list[Unit]:
     items: list[Unit] = []
     for offset, line in enumerate(unit.text.split("\n")):
         number = unit.start_line + offset
-        if items and not BULLET.match(line) and line.startswith((" ", "\t")):
+        if items and not TOP_LEVEL_ITEM.match(line) and line.startswith((" ", "\t")):
             last = items[-1]
             items[-1] = Unit(f"{last.text}\n{line}", last.start_line, number)
         elif line.strip():

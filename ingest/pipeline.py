@@ -84,9 +84,8 @@ class _Plan:
         return [c for c in self.chunks if c.id not in self.existing]
 
 
-CHUNK_FORMAT = "6"  # 3: document summary, tags and included snippets; 4: tabs kept inside mkdocs code;
-# 5: table rows stored as answer sentences with their own vectors; 6: an over-long list is cut at every
-# item, nested ones too (core.text_units.BULLET, the rule the answer sentences always used)
+CHUNK_FORMAT = "5"  # 3: document summary, tags and included snippets; 4: tabs kept inside mkdocs code;
+# 5: table rows stored as answer sentences with their own vectors
 
 
 def config_fingerprint(settings: Settings, rules: RuleSet) -> str:

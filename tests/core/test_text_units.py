@@ -63,7 +63,7 @@ def test_markup_helpers() -> None:
 
 
 def test_no_other_module_retypes_a_text_rule() -> None:
-    rules = [r"[.!?])\s+", r"\d+[.)])", r"!?\[([^\]]*)\]\(", r"\[(\d+)\]", r"\[\d+\]", r"(\*\*|__)(.+?)\1"]
+    rules = [r"[.!?])\s+", r"\d+[.)])", r"\s{0,3}", r"!?\[([^\]]*)\]\(", r"\[(\d+)\]", r"\[\d+\]", r"(\*\*|__)(.+?)\1"]
     found = [f"{path.relative_to(ROOT)}: {rule}" for package in ("ingest", "bot", "ui", "evals", "app")
              for path in (ROOT / package).rglob("*.py") for rule in rules if rule in path.read_text()]
     assert not found, found
