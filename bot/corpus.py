@@ -62,7 +62,6 @@ class Prepared:
 
     children: dict[int, list[int]]
     linked: dict[int, int]
-    by_chunk: Mapping[int, list[int]]
     term_sets: TermColumn
     sentence_terms: TermColumn
     doc_of: list[int]
@@ -98,7 +97,8 @@ class Corpus:
         self.row = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
         prepared = self.prepared or self._prepare()
         self.prepared = None  # what it held now lives in the fields below
-        self.children, self.linked, self.by_chunk = prepared.children, prepared.linked, prepared.by_chunk
+        self.children, self.linked = prepared.children, prepared.linked
+        self.by_chunk = self._sentences_by_chunk()
         self.term_sets, self.sentence_terms = prepared.term_sets, prepared.sentence_terms
         self.doc_of, self.doc_fields = prepared.doc_of, prepared.doc_fields
         self.doc_rows = [[] for _ in self.doc_fields]
@@ -117,7 +117,6 @@ class Corpus:
             if parent is not None and meta["kind"] == "template":
                 children[parent].append(i)
         linked = self._link_code_to_readmes(children)
-        by_chunk = self._sentences_by_chunk()
         vocabulary = Vocabulary()
         term_sets = TermColumn.build((terms(self.search_text(i)) for i in range(len(self.ids))), vocabulary)
         sentence_terms = TermColumn.build((terms(s.text) for s in self.sentences), vocabulary)
@@ -126,7 +125,7 @@ class Corpus:
         doc_rows: list[list[int]] = [[] for _ in number]
         for i, doc in enumerate(doc_of):
             doc_rows[doc].append(i)
-        return Prepared(dict(children), linked, by_chunk, term_sets, sentence_terms, doc_of,
+        return Prepared(dict(children), linked, term_sets, sentence_terms, doc_of,
                         [self._document_fields(rows) for rows in doc_rows])
 
     def _sentences_by_chunk(self) -> Mapping[int, list[int]]:

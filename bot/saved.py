@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.columns import MetaColumns, RangeMap, SentenceColumn, TermColumn, TextColumn
+from bot.columns import MetaColumns, SentenceColumn, TermColumn, TextColumn
 from bot.corpus import Corpus, Prepared, bm25_index
 from ingest.files import write_folder
 
@@ -93,7 +93,6 @@ def load_saved_corpus(folder: Path, model: str, cache_dir: Path) -> Corpus | Non
         prepared = Prepared(
             children={int(row): rows for row, rows in saved["children"]},
             linked={int(row): int(to) for row, to in saved["linked"]},
-            by_chunk=RangeMap.of_sorted(sentence_rows[:, 0], len(ids)),
             term_sets=TermColumn(vocabulary, arrays["chunk_term_pointers"], arrays["chunk_terms"]),
             sentence_terms=TermColumn(vocabulary, arrays["sentence_term_pointers"], arrays["sentence_terms"]),
             doc_of=np.asarray(arrays["doc_of"]).tolist(), doc_fields=saved["doc_fields"],
