@@ -55,9 +55,8 @@ def _corpus(base: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def vanishing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """gone.md is deleted right after discovery finds it, before it is read."""
+def _vanish_gone_md(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on, gone.md is deleted right after discovery finds it, before it is read."""
     real = load.discover
 
     def discover(sources: list[Path], left_out: object = None) -> Iterator[tuple[Path, Path]]:
@@ -67,6 +66,11 @@ def vanishing(monkeypatch: pytest.MonkeyPatch) -> None:
             yield root, path
 
     monkeypatch.setattr(load, "discover", discover)
+
+
+@pytest.fixture
+def vanishing(monkeypatch: pytest.MonkeyPatch) -> None:
+    _vanish_gone_md(monkeypatch)
 
 
 @pytest.fixture
@@ -150,15 +154,7 @@ def test_a_file_that_vanishes_keeps_its_last_indexed_version(settings: Settings,
     (kb / "gone.md").write_text("# Gone\n\nIndexed once, then removed mid-ingest.\n")
     first = ingest(settings, embedder)
     assert first.documents_changed == 2
-    real = load.discover
-
-    def discover(sources: list[Path], left_out: object = None) -> Iterator[tuple[Path, Path]]:
-        for root, path in real(sources, left_out):  # type: ignore[arg-type]
-            if path.name == "gone.md":
-                path.unlink()
-            yield root, path
-
-    monkeypatch.setattr(load, "discover", discover)
+    _vanish_gone_md(monkeypatch)
     second = ingest(settings, embedder)
     assert [(s.path, s.reason) for s in second.skipped] == [("gone.md", "vanished")]
     assert second.documents_removed == 0 and second.chunks_deleted == 0
