@@ -159,10 +159,11 @@ class Ingestor:
             report.warnings.append(f"the index predates named sources: {len(renamed)} documents are stored again "
                                    "under their source's name (once; later ingests reuse them)")
         report.removed = sorted(set(live) - present - renamed)
+        given = [s.name for s in sources]
         report.sources_removed = dict(sorted(Counter(
             live[key].source_name for key in report.removed
-            if live[key].source_name and live[key].source_name not in {s.name for s in sources}).items()))
-        refusal = self._destruction(live, report, loaded.documents)
+            if live[key].source_name and live[key].source_name not in given).items()))
+        refusal = self._destruction(live, report, loaded.documents, given)
         if refusal and self.dry_run:
             report.warnings.append(f"without --prune, {refusal}")
         elif refusal:
@@ -188,7 +189,8 @@ class Ingestor:
             report.index_version = store.head().version
         return report
 
-    def _destruction(self, live: dict[str, ManifestEntry], report: IngestReport, loaded: list[Document]) -> str:
+    def _destruction(self, live: dict[str, ManifestEntry], report: IngestReport, loaded: list[Document],
+                     given: list[str]) -> str:
         """Why this ingest must not run without --prune, or "": dropping most of the index, or all a
         source folder gave, is what an empty or mistyped --source looks like; dropping a whole named
         source is what a forgotten --source (or a shell without KB_SOURCES) looks like."""
@@ -203,8 +205,7 @@ class Ingestor:
         if report.sources_removed:
             gone = ", ".join(f"{name!r} ({count} document{'s' * (count != 1)})"
                             for name, count in report.sources_removed.items())
-            given = ", ".join(s.name for s in self.settings.named_sources())
-            why.append(f"the source {gone} is not among the sources given ({given}; add it back with "
+            why.append(f"the source {gone} is not among the sources given ({', '.join(given)}; add it back with "
                        "--source DIR=NAME)")
         if empty:
             why.append(f"the source folder {', '.join(empty)} has no documents")
