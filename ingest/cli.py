@@ -48,17 +48,14 @@ def register(app: typer.Typer) -> None:
                dry_run: bool = typer.Option(False, "--dry-run", help="print what would change; write nothing"),
                as_json: bool = JsonOpt) -> None:
         """Load, clean, chunk and embed the knowledge base; only changed documents are re-embedded."""
-        from contextlib import nullcontext
-
         from ingest.pipeline import ingest as run_ingest
-        from ingest.progress import BarProgress, progress_for
+        from ingest.progress import progress_for
         from ingest.render import print_report
 
         settings = build_settings(source, index)
         settings.named_sources()  # two folders under one name: refused before the model loads
         embedder = make_embedder(settings)
-        progress = progress_for(err)
-        with progress if isinstance(progress, BarProgress) else nullcontext():
+        with progress_for(err) as progress:
             report = run_ingest(settings, embedder, rebuild, progress=progress, prune=prune, dry_run=dry_run)
         if as_json:
             exclude = None if explain else {"excluded"}

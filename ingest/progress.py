@@ -55,6 +55,13 @@ class PlainProgress:
         return (f"{stage} {done:,}/{total:,} {UNITS.get(stage, 'items')} ({100 * done // max(total, 1)}%), "
                 f"{elapsed:.0f} s{eta}")
 
+    def __enter__(self) -> PlainProgress:  # nothing to start or stop: a context only to match BarProgress
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        return None
+
 
 class BarProgress:
     """A rich bar per stage, with elapsed time and the time remaining; gone when the ingest ends."""
@@ -80,4 +87,5 @@ class BarProgress:
 
 
 def progress_for(console: Console) -> BarProgress | PlainProgress:
+    """The progress for `console`, used as a context (`with progress_for(err) as progress:`)."""
     return BarProgress(console) if console.is_terminal else PlainProgress(console)
