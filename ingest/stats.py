@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from core.settings import Settings
+from ingest import code
 from ingest.index import IndexStore, ManifestEntry
 
 
@@ -60,8 +61,9 @@ def _category(source: str) -> str | None:
     return parts[parts.index("patterns") + 1] if "patterns" in parts[:-2] else None
 
 
-FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".htm": "html", ".yml": "yaml",
-           ".tf": "terraform", ".py": "python", ".ts": "typescript", ".js": "javascript", ".cs": "csharp"}
+# Code files by their language (ingest.code's table); a Terraform file is named as people call it, not "hcl".
+FORMATS = {**code.LANGUAGES, ".tf": "terraform", ".md": "markdown", ".markdown": "markdown", ".txt": "text",
+           ".htm": "html", ".yml": "yaml"}
 
 
 def file_format(path: str) -> str:
