@@ -308,7 +308,7 @@ def _code_document(root: Path, rel: Path, text: str) -> Document | Skipped:
 def _read_snippets(root: Path, rel: Path, body: str, max_bytes: int, notices: list[Notice]) -> dict[str, str]:
     """The files that code fences include with `--8<--`, read from the source root (a missing one is a warning)."""
     found: dict[str, str] = {}
-    base = root.resolve()
+    base = _real_root(root)
     for number, line in enumerate(body.split("\n"), start=1):
         match = SNIPPET.match(line)
         wanted = snippet_file(match.group(1))[0] if match else ""
