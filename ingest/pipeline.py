@@ -176,14 +176,14 @@ class Ingestor:
         manifest = {} if rebuild else live
         plans = self._plan(documents, manifest, config_fingerprint(self.settings, rules), rules, store, report)
         report.changed = [plan.doc.key for plan in plans]
+        report.documents_removed = len(report.removed)
         if self.dry_run:
-            report.documents_removed = len(report.removed)
             return report
         if plans or report.removed or renamed or rebuild:
             store.begin_write()
             self._embed_and_write(plans, store, report)
             self._remove(manifest, report.removed, store, report)
-            self._remove(manifest, sorted(renamed), store, report, counted=False)
+            self._remove(manifest, sorted(renamed), store, report)  # stored again under their new keys
             report.index_version = store.publish().version
         else:
             report.index_version = store.head().version
@@ -309,12 +309,10 @@ class Ingestor:
 
     @staticmethod
     def _remove(manifest: dict[str, ManifestEntry], removed: list[str], store: IndexStore,
-                report: IngestReport, counted: bool = True) -> None:
+                report: IngestReport) -> None:
         """Documents gone from the sources lose their chunks; skipped ones keep their last good version.
-        (After a rebuild the new generation never had them: nothing to delete.) Documents stored again
-        under a new key are not `counted` as removed."""
+        (After a rebuild the new generation never had them: nothing to delete.)"""
         gone = [key for key in removed if key in manifest]
-        report.documents_removed += len(removed) if counted else 0
         if not gone:
             return
         stored = store.stored_ids([(manifest[key].source_name, manifest[key].source) for key in gone])
