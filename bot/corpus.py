@@ -17,7 +17,7 @@ import logging
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +66,7 @@ class Prepared:
     sentence_terms: TermColumn
     doc_of: list[int]
     doc_fields: list[dict[str, str]]
-    topic_terms: set[str] | None = None
+    topic_terms: set[str]
 
 
 @dataclass
@@ -79,7 +79,7 @@ class Corpus:
     sentence_vectors: Vectors
     fingerprint: str
     bm25: bm25s.BM25 | None = None
-    prepared: Prepared | None = field(default=None, repr=False)
+    prepared: InitVar[Prepared | None] = None
     row: dict[str, int] = field(default_factory=dict)
     children: dict[int, list[int]] = field(default_factory=dict)  # prose row -> template rows
     linked: dict[int, int] = field(default_factory=dict)  # code template row -> its README's first row
@@ -93,22 +93,17 @@ class Corpus:
     doc_fields: list[dict[str, str]] = field(default_factory=list)  # document number -> its searchable fields
     topic_terms: set[str] = field(default_factory=set)  # words of titles and tags: what documents are about
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, prepared: Prepared | None) -> None:
         self.row = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
-        prepared = self.prepared or self._prepare()
-        self.prepared = None  # what it held now lives in the fields below
+        prepared = prepared or self._prepare()
         self.children, self.linked = prepared.children, prepared.linked
         self.by_chunk = self._sentences_by_chunk()
         self.term_sets, self.sentence_terms = prepared.term_sets, prepared.sentence_terms
-        self.doc_of, self.doc_fields = prepared.doc_of, prepared.doc_fields
-        self.doc_rows = [[] for _ in self.doc_fields]
-        for i, doc in enumerate(self.doc_of):
-            self.doc_rows[doc].append(i)
+        self.doc_of, self.doc_fields, self.topic_terms = prepared.doc_of, prepared.doc_fields, prepared.topic_terms
+        self.doc_rows = _rows_by_doc(self.doc_of, len(self.doc_fields))
         self.table_rows = LazyMap(self._body_rows, len(self.ids))  # table rows are parsed when first quoted
         # Rarity among chunks: the key concept of a question is its rarest known word.
         self.idf = prepared.term_sets.idf()
-        self.topic_terms = prepared.topic_terms if prepared.topic_terms is not None else \
-            set().union(*(terms(f"{f['title']} {f['tags']}") for f in self.doc_fields))
 
     def _prepare(self) -> Prepared:
         children: dict[int, list[int]] = defaultdict(list)
@@ -122,11 +117,9 @@ class Corpus:
         sentence_terms = TermColumn.build((terms(s.text) for s in self.sentences), vocabulary)
         number: dict[str, int] = {}  # source -> document number
         doc_of = [number.setdefault(meta_key(meta), len(number)) for meta in self.metas]
-        doc_rows: list[list[int]] = [[] for _ in number]
-        for i, doc in enumerate(doc_of):
-            doc_rows[doc].append(i)
-        return Prepared(dict(children), linked, term_sets, sentence_terms, doc_of,
-                        [self._document_fields(rows) for rows in doc_rows])
+        doc_fields = [self._document_fields(rows) for rows in _rows_by_doc(doc_of, len(number))]
+        topic_terms = set().union(*(terms(f"{f['title']} {f['tags']}") for f in doc_fields))
+        return Prepared(dict(children), linked, term_sets, sentence_terms, doc_of, doc_fields, topic_terms)
 
     def _sentences_by_chunk(self) -> Mapping[int, list[int]]:
         if isinstance(self.sentences, SentenceColumn):  # stored in chunk order
@@ -199,6 +192,14 @@ class Corpus:
 def meta_key(meta: Mapping[str, Any]) -> str:
     """The document a chunk belongs to: its source's name and path (one path may be in two sources)."""
     return document_key(str(meta.get("source_name") or ""), str(meta["source"]))
+
+
+def _rows_by_doc(doc_of: list[int], documents: int) -> list[list[int]]:
+    """Document number -> its chunk rows, in row order."""
+    rows: list[list[int]] = [[] for _ in range(documents)]
+    for i, doc in enumerate(doc_of):
+        rows[doc].append(i)
+    return rows
 
 
 def _folder(path: str) -> str:
