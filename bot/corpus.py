@@ -85,8 +85,8 @@ class Corpus:
     linked: dict[int, int] = field(default_factory=dict)  # code template row -> its README's first row
     by_chunk: Mapping[int, list[int]] = field(default_factory=dict)  # chunk row -> sentence rows
     table_rows: Mapping[int, dict[int, int]] = field(default_factory=dict)  # table row -> body row -> sentence
-    term_sets: Sequence[set[str]] = field(default_factory=list)  # stemmed content words of each chunk
-    sentence_terms: Sequence[set[str]] = field(default_factory=list)  # ... and of each answer sentence
+    term_sets: TermColumn = field(init=False)  # stemmed content words of each chunk
+    sentence_terms: TermColumn = field(init=False)  # ... and of each answer sentence (same vocabulary)
     doc_of: list[int] = field(default_factory=list)  # chunk row -> document number
     doc_rows: list[list[int]] = field(default_factory=list)  # document number -> its chunk rows
     idf: dict[str, float] = field(default_factory=dict)  # term -> rarity among chunks

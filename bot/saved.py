@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -29,27 +28,13 @@ def _sentence_rows(corpus: Corpus) -> np.ndarray:
     return np.asarray([(s.chunk, s.start, s.end) for s in corpus.sentences], dtype=np.int32).reshape(-1, 3)
 
 
-def _term_column(column: Any, vocabulary: list[str]) -> TermColumn:
-    """The column over `vocabulary` (a column of sets from another corpus is renumbered)."""
-    if isinstance(column, TermColumn) and column.vocabulary is vocabulary:
-        return column
-    number = {term: i for i, term in enumerate(vocabulary)}
-    pointers, ids = [0], []
-    for found in column:
-        ids.extend(sorted(number[t] for t in found))
-        pointers.append(len(ids))
-    return TermColumn(vocabulary, np.asarray(pointers, dtype=np.int64), np.asarray(ids, dtype=np.int32))
-
-
 def save_corpus(corpus: Corpus, folder: Path, model: str) -> None:
     """Write the corpus's snapshot files; older snapshots beside it are dropped."""
     rows = _sentence_rows(corpus)
     if len(rows) and np.any(np.diff(rows[:, 0]) < 0):
         raise ValueError("sentences must be stored in chunk order")
-    term_sets = corpus.term_sets
-    vocabulary = term_sets.vocabulary if isinstance(term_sets, TermColumn) else sorted(set().union(*term_sets))
-    chunk_terms = _term_column(term_sets, vocabulary)
-    sentence_terms = _term_column(corpus.sentence_terms, vocabulary)
+    chunk_terms, sentence_terms = corpus.term_sets, corpus.sentence_terms
+    vocabulary = chunk_terms.vocabulary  # the sentences' terms are numbered over it too
     if isinstance(corpus.metas, MetaColumns):  # read from Chroma: already columns
         keys, values = corpus.metas.keys, corpus.metas.values
         codes = np.asarray(corpus.metas.codes, dtype=np.int32).reshape(len(keys), len(corpus.ids)).T
