@@ -14,7 +14,6 @@ dense search see realistic variety, never exact duplicates:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
 import json
@@ -31,6 +30,7 @@ import numpy as np
 
 from core.settings import Settings
 from ingest.index import IndexStore, ManifestEntry
+from ingest.sentences import decode_sentences, encode_sentences
 
 SYNTHETIC_VERSION = "1"
 SUBSTITUTED = 0.2  # share of a copy's vocabulary replaced by other words
@@ -113,7 +113,7 @@ def rewrite_spans(text: str, spans: Spans, mapping: dict[str, str]) -> tuple[str
 
 def _copy_chunk(chunk_id: str, text: str, meta: dict[str, Any], copy: int, mapping: dict[str, str],
                 rng: np.random.Generator, dimension: int) -> tuple[str, str, dict[str, Any]]:
-    spans = [(int(a), int(b)) for a, b in json.loads(str(meta.get("sentences") or "[]"))]
+    spans, matrix = decode_sentences(meta, dimension)
     new_text, new_spans = rewrite_spans(text, spans, mapping)
     new = {**meta, "source": f"synthetic/c{copy:03d}/{meta['source']}",
            "title": Rewriter.apply(str(meta["title"]), mapping),
@@ -123,10 +123,7 @@ def _copy_chunk(chunk_id: str, text: str, meta: dict[str, Any], copy: int, mappi
     if meta.get("doc_summary"):
         new["doc_summary"] = Rewriter.apply(str(meta["doc_summary"]), mapping)
     if spans:
-        raw = base64.b64decode(str(meta["sentence_vectors"]))
-        matrix = np.frombuffer(raw, dtype=np.float16).astype(np.float32).reshape(len(spans), dimension)
-        new["sentences"] = json.dumps([list(span) for span in new_spans])
-        new["sentence_vectors"] = base64.b64encode(perturb(matrix, rng).astype(np.float16).tobytes()).decode("ascii")
+        new.update(encode_sentences(new_spans, list(perturb(matrix, rng))))
     return f"{chunk_id}~{copy}", new_text, new
 
 
