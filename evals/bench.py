@@ -55,18 +55,20 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run_ingest(settings: Settings, *sources: Path) -> tuple[dict[str, Any], float]:
-    """A fresh `kb ingest --json` in its own process: its report and its peak RSS in MB."""
+def run_ingest(settings: Settings, *sources: Path | str) -> tuple[dict[str, Any], float, float]:
+    """A fresh `kb ingest --json` in its own process: its report, its peak RSS in MB and its wall seconds."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_INDEX_DIR": str(settings.index_dir)}
     flags = [part for source in sources for part in ("--source", str(source))]
+    started = time.perf_counter()
     process = subprocess.Popen([str(Path(sys.executable).parent / "kb"), "ingest", "--json", *flags], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     output = process.stdout.read() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
-        raise RuntimeError(f"kb ingest exited with {process.returncode}")
-    return json.loads(output), usage.ru_maxrss / 1024
+        raise RuntimeError(f"kb ingest {' '.join(flags)} exited with {process.returncode}")
+    return json.loads(output), usage.ru_maxrss / 1024, wall
 
 
 def embedded_texts(settings: Settings, embedder: Any) -> list[str]:
@@ -92,7 +94,7 @@ def raw_rate(embedder: Any, texts: list[str]) -> tuple[float, float]:
 
 def bench_ingest(base: Settings, embedder: Any, work: Path) -> dict[str, Any]:
     settings = base.model_copy(update={"index_dir": work / "index"})
-    report, peak_mb = run_ingest(settings)
+    report, peak_mb, _ = run_ingest(settings)
     embedder.warm_up()
     texts = embedded_texts(settings, embedder)
     raw_s, raw_cps = raw_rate(embedder, texts)
@@ -122,7 +124,7 @@ def bench_ingest_scale(base: Settings, embedder: Any, work: Path, chunks: int, p
     kb_root = base.sources[0]
     copies = max(1, -(-(chunks - per_copy) // per_copy))
     rewrite_documents(kb_root, work / "copies", copies)
-    report, peak_mb = run_ingest(settings, kb_root, work / "copies")
+    report, peak_mb, _ = run_ingest(settings, kb_root, work / "copies")
     texts = embedded_texts(settings, embedder)
     picked = random.Random(11).sample(texts, min(sample, len(texts)))
     _, raw_cps = raw_rate(embedder, picked)
@@ -377,7 +379,7 @@ def main() -> None:
             return
         # -- end of issue 10's section --
         if "--ingest-scale-only" in sys.argv[1:]:  # the long one (about 20 min on 2 cores), on its own
-            report, _ = run_ingest(base.model_copy(update={"index_dir": work / "probe"}))
+            report, _, _ = run_ingest(base.model_copy(update={"index_dir": work / "probe"}))
             print_scale(bench_ingest_scale(base, embedder, work, scale_chunks or 20_000, report["chunks_added"]))
             return
         ing = bench_ingest(base, embedder, work)

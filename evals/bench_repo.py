@@ -10,46 +10,15 @@ nothing changed. Figures, not assertions.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
+from evals.bench import embedded_texts, raw_rate, run_ingest
 from evals.repo_corpus import write_repo_corpus
-from ingest.chunk import embed_text
-from ingest.index import IndexStore
-
-
-def ingest_process(index: Path, source: str) -> tuple[dict[str, Any], float, float]:
-    """`kb ingest --json --source SOURCE` in a process of its own: (its report, peak RSS in MB, wall seconds)."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_INDEX_DIR": str(index)}
-    started = time.perf_counter()
-    process = subprocess.Popen([str(Path(sys.executable).parent / "kb"), "ingest", "--json", "--source", source],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    output = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status):
-        raise RuntimeError(f"kb ingest --source {source} exited with {os.waitstatus_to_exitcode(status)}")
-    return json.loads(output), usage.ru_maxrss / 1024, wall
-
-
-def sample_texts(settings: Settings, model: str, size: int, seed: int = 11) -> list[str]:
-    """A random sample of the chunk texts the pipeline embedded, rebuilt by the same function."""
-    store = IndexStore.open(settings, model)
-    try:
-        got = store.chunks().get(include=["documents", "metadatas"])
-    finally:
-        store.close()
-    pairs = list(zip(got["documents"] or [], got["metadatas"] or [], strict=True))
-    picked = random.Random(seed).sample(pairs, min(size, len(pairs)))
-    return [embed_text(str(m["section"]), str(m["kind"]), str(m["language"]), d) for d, m in picked]
 
 
 def bench_repo_scale(base: Settings, embedder: Any, work: Path, folders: int = 1000, sample: int = 2000,
@@ -58,16 +27,14 @@ def bench_repo_scale(base: Settings, embedder: Any, work: Path, folders: int = 1
     started = time.perf_counter()
     files = write_repo_corpus(work / "repo", folders)
     written_s = time.perf_counter() - started
-    index = work / "repo-index"
+    settings = base.model_copy(update={"index_dir": work / "repo-index"})
     source = f"{work / 'repo'}=services"
-    report, peak_mb, wall = ingest_process(index, source)
-    settings = base.model_copy(update={"index_dir": index})
-    texts = sample_texts(settings, embedder.name, sample)
+    report, peak_mb, wall = run_ingest(settings, source)
+    embedded = embedded_texts(settings, embedder)
+    texts = random.Random(11).sample(embedded, min(sample, len(embedded)))
     embedder.warm_up()
-    started = time.perf_counter()
-    embedder.embed(texts)
-    raw_cps = len(texts) / (time.perf_counter() - started)
-    again = [ingest_process(index, source) for _ in range(noops)]
+    _, raw_cps = raw_rate(embedder, texts)
+    again = [run_ingest(settings, source) for _ in range(noops)]
     if any(r["chunks_added"] or r["chunks_deleted"] for r, _, _ in again):
         raise RuntimeError("a re-ingest with no change wrote chunks")
     convert_s = report["load_seconds"] + report["chunk_seconds"]
