@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
-from evals.synthetic import build_index
+from evals.synthetic import build_index, rewrite_documents
 from ingest.chunk import embed_text
 from ingest.cli import make_embedder
 from ingest.embed import SentenceTransformerEmbedder
@@ -118,8 +118,6 @@ def bench_ingest_scale(base: Settings, embedder: Any, work: Path, chunks: int, p
                        sample: int = 2000) -> dict[str, Any]:
     """A fresh ingest of kb/ plus rewritten copies of it (at least `chunks` chunks, all embedded;
     kb/ gives `per_copy`), against raw encoding of a random sample of the same texts."""
-    from evals.synthetic import rewrite_documents
-
     settings = base.model_copy(update={"index_dir": work / "scale-index"})
     kb_root = base.sources[0]
     copies = max(1, -(-(chunks - per_copy) // per_copy))
