@@ -241,11 +241,8 @@ def load_corpus(store: IndexStore, cache_dir: Path) -> Corpus:
             texts.append(text)
         ids.extend(got["ids"])
     vectors = np.concatenate(vector_pages) if vector_pages else np.zeros((0, dimension), dtype=np.float32)
-    sentence_vectors = np.zeros((len(sentence_rows), dimension), dtype=np.float32)
-    position = 0
-    for matrix in sentence_pages:
-        sentence_vectors[position : position + len(matrix)] = matrix
-        position += len(matrix)
+    sentence_vectors = (np.concatenate(sentence_pages, dtype=np.float32) if sentence_pages
+                        else np.zeros((0, dimension), dtype=np.float32))
     keys, values, codes = MetaColumns.encode(metas)
     columns = MetaColumns(keys, values, codes.T.tolist())
     text_column = TextColumn(*TextColumn.encode(texts))
