@@ -111,20 +111,28 @@ def rewrite_spans(text: str, spans: Spans, mapping: dict[str, str]) -> tuple[str
     return "".join(pieces), [(moved[a], moved[b]) for a, b in spans]
 
 
+def _copied_source(source: str, copy: int) -> str:
+    return f"synthetic/c{copy:03d}/{source}"
+
+
+def _copied_id(chunk_id: str, copy: int) -> str:
+    return f"{chunk_id}~{copy}"
+
+
 def _copy_chunk(chunk_id: str, text: str, meta: dict[str, Any], copy: int, mapping: dict[str, str],
                 rng: np.random.Generator, dimension: int) -> tuple[str, str, dict[str, Any]]:
     spans, matrix = decode_sentences(meta, dimension)
     new_text, new_spans = rewrite_spans(text, spans, mapping)
-    new = {**meta, "source": f"synthetic/c{copy:03d}/{meta['source']}",
+    new = {**meta, "source": _copied_source(str(meta["source"]), copy),
            "title": Rewriter.apply(str(meta["title"]), mapping),
            "section": Rewriter.apply(str(meta["section"]), mapping)}
     if meta.get("parent_id"):
-        new["parent_id"] = f"{meta['parent_id']}~{copy}"
+        new["parent_id"] = _copied_id(str(meta["parent_id"]), copy)
     if meta.get("doc_summary"):
         new["doc_summary"] = Rewriter.apply(str(meta["doc_summary"]), mapping)
     if spans:
         new.update(encode_sentences(new_spans, list(perturb(matrix, rng))))
-    return f"{chunk_id}~{copy}", new_text, new
+    return _copied_id(chunk_id, copy), new_text, new
 
 
 def synthetic_key(source: IndexStore, total: int, seed: int) -> str:
@@ -177,8 +185,8 @@ def _write(settings: Settings, got: Any, manifest: dict[str, ManifestEntry], tot
             made = [_copy_chunk(ids[i], texts[i], metas[i], copy, mapping, rng, dimension) for i in copyable]
             _upsert(collection, [m[0] for m in made], [m[1] for m in made], [m[2] for m in made],
                     perturb(vectors[copyable], rng), store.batch_size)
-            store.mark([ManifestEntry(f"synthetic/c{copy:03d}/{e.source}", e.doc_hash, "done",
-                                      tuple(f"{c}~{copy}" for c in e.chunk_ids), e.title, e.kind)
+            store.mark([ManifestEntry(_copied_source(e.source, copy), e.doc_hash, "done",
+                                      tuple(_copied_id(c, copy) for c in e.chunk_ids), e.title, e.kind)
                         for e in manifest.values() if e.kind != "persona"])
             written += len(made)
             progress(written)
