@@ -18,6 +18,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +105,15 @@ class Corpus:
         self.table_rows = LazyMap(self._body_rows, len(self.ids))  # table rows are parsed when first quoted
         # Rarity among chunks: the key concept of a question is its rarest known word.
         self.idf = prepared.term_sets.idf()
+
+    @cached_property
+    def source_names(self) -> tuple[str, ...]:
+        """Sorted names of the sources the chunks came from (reads every chunk's metadata, once)."""
+        return tuple(sorted({str(m.get("source_name") or "") for m in self.metas} - {""}))
+
+    @cached_property
+    def template_count(self) -> int:
+        return sum(m["kind"] == "template" for m in self.metas)
 
     def _prepare(self) -> Prepared:
         children: dict[int, list[int]] = defaultdict(list)

@@ -19,7 +19,6 @@ from ui.admission import Admission, Overloaded
 from ui.feedback import FeedbackStore
 from ui.limits import read_limited
 from ui.security import bearer_ok
-from ui.sources import source_names
 
 
 class AskBody(BaseModel):
@@ -74,7 +73,7 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
         except (ValueError, ValidationError) as exc:
             return _error(422, f"invalid request: {_first_error(exc)}")
         wanted = body.filters.source_name
-        known = source_names(bot.served.corpus if bot.served else None)
+        known = bot.served.corpus.source_names if bot.served else ()
         if wanted is not None and wanted not in known:
             return _error(422, f"invalid request: filters.source_name: no source named {wanted!r} in the index "
                                f"(it has: {', '.join(known) or 'no named sources'})")
@@ -106,7 +105,7 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
                    "index_version": snapshot.version if snapshot else None,
                    "index_state": _index_state(snapshot, watcher),
                    "documents": len(snapshot.corpus.doc_rows) if snapshot else 0, "chunks": len(metas),
-                   "templates": sum(m["kind"] == "template" for m in metas), "answerer": bot.answerer.mode}
+                   "templates": snapshot.corpus.template_count if snapshot else 0, "answerer": bot.answerer.mode}
         if error:
             payload["error"] = error
         code = 503 if status == "unavailable" else 200

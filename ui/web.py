@@ -17,7 +17,6 @@ from core.errors import KBError
 from core.providers import LABELS, PROVIDERS
 from ui.feedback import FeedbackStore
 from ui.render import sources_html, to_web_markdown
-from ui.sources import source_names
 
 # The provider filter's choices: "Any", then every provider of the registry by its label.
 PROVIDER_CHOICES: dict[str, str | None] = {"Any": None, **{LABELS[p]: p for p in PROVIDERS}}
@@ -136,7 +135,8 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
             with gr.Column(scale=3):
                 with gr.Row():
                     provider = gr.Radio(list(PROVIDER_CHOICES), value="Any", label="Provider", elem_id="kb-provider")
-                    source = gr.Dropdown([ANY_SOURCE, *source_names(bot.corpus)], value=ANY_SOURCE, label="Source",
+                    names = bot.corpus.source_names if bot.corpus else ()
+                    source = gr.Dropdown([ANY_SOURCE, *names], value=ANY_SOURCE, label="Source",
                                          elem_id="kb-source-filter")
                 chat = gr.Chatbot(elem_id="kb-chat", height=560, label="Answer",
                                   buttons=["copy"])
