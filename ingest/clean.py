@@ -51,11 +51,24 @@ class Rule(BaseModel):
 class RuleSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    files: list[str] = Field(default_factory=list, description="globs of whole files that are not knowledge")
+    files: list[str] = Field(default_factory=list, description="globs of whole files that are not knowledge, "
+                             "relative to the folder of the rules file: they apply to that source only")
     rules: list[Rule] = Field(default_factory=list)
+    home: Path | None = Field(None, exclude=True)  # the folder the rules file lives in
 
-    def excludes_file(self, source: str) -> bool:
+    def excludes_file(self, source: str, root: Path) -> bool:
+        """`files:` describe the knowledge base's own folder (its README is about the knowledge base);
+        another source's README.md is that source's knowledge."""
+        if self.home is None or not _same_folder(root, self.home):
+            return False
         return any(fnmatch.fnmatch(source, pattern) for pattern in self.files)
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def load_rules(path: Path) -> RuleSet:
@@ -63,7 +76,8 @@ def load_rules(path: Path) -> RuleSet:
     if not path.exists():
         return RuleSet()
     try:
-        return RuleSet.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        rules = RuleSet.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        return rules.model_copy(update={"home": path.parent})
     except yaml.YAMLError as exc:
         raise RulesError(f"{path}: not valid YAML: {exc}") from None
     except ValidationError as exc:

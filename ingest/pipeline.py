@@ -216,7 +216,7 @@ class Ingestor:
     def _knowledge(documents: list[Document], rules: RuleSet, report: IngestReport) -> list[Document]:
         kept = []
         for doc in documents:
-            if rules.excludes_file(doc.source):
+            if rules.excludes_file(doc.source, doc.root):
                 lines = f"1-{doc.body.count(chr(10)) + 1}"
                 report.excluded.append(ExcludedSpan(source=doc.source, lines=lines, section="(whole file)",
                                                     rule="files", reason="listed under files: in the rules"))

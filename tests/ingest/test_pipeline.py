@@ -129,16 +129,32 @@ def test_second_ingest_fails_fast_while_the_lock_is_held(settings: Settings, emb
         ingest(settings, embedder)
 
 
-def test_files_listed_in_rules_are_not_indexed(settings: Settings, embedder: HashingEmbedder,
-                                               tmp_path: Path) -> None:
+def test_files_listed_in_rules_are_not_indexed(settings: Settings, embedder: HashingEmbedder) -> None:
     _populate(settings, ("table.md",))
     (settings.sources[0] / "README.md").write_text("# How to write documents\n\nAdd a file.\n")
-    rules = tmp_path / "rules.yaml"
+    rules = settings.sources[0] / "exclude.yaml"
     rules.write_text("files: [README.md]\nrules: []\n")
     report = ingest(settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"exclude_rules": rules})}),
                     embedder)
     assert report.documents_changed == 1
     assert [(e.source, e.rule) for e in report.excluded] == [("README.md", "files")]
+
+
+def test_files_listed_in_rules_apply_only_to_the_rules_folder(settings: Settings, embedder: HashingEmbedder,
+                                                              tmp_path: Path) -> None:
+    """kb/exclude.yaml leaves out kb/README.md (about the knowledge base), not a repository's README."""
+    _populate(settings, ("table.md",))
+    (settings.sources[0] / "README.md").write_text("# How to write documents\n\nAdd a file.\n")
+    (settings.sources[0] / "exclude.yaml").write_text("files: [README.md]\nrules: []\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "README.md").write_text("# Orders service\n\nThe orders queue feeds one Lambda consumer.\n")
+    local = settings.model_copy(update={
+        "sources": [settings.sources[0], repo],
+        "ingest": settings.ingest.model_copy(update={"exclude_rules": settings.sources[0] / "exclude.yaml"})})
+    report = ingest(local, embedder)
+    assert [(e.source, e.rule) for e in report.excluded if e.rule == "files"] == [("README.md", "files")]
+    assert report.documents_changed == 2
 
 
 def test_prose_sentences_are_stored_with_offsets_into_their_chunk(settings: Settings,
