@@ -84,6 +84,7 @@ class HybridRetriever:
                    "headings": settings.headings_weight}
         fields = [{name: terms(text) for name, text in doc.items()} for doc in corpus.doc_fields]
         self.documents = FieldIndex(fields, weights, corpus.idf)
+        self._titles = [set(terms(doc.get("title", ""))) for doc in corpus.doc_fields]
         self._masks: dict[Filters, Vectors] = {}
 
     def embed_query(self, query: str) -> Vectors:
@@ -135,8 +136,11 @@ class HybridRetriever:
         wanted = terms(query)
         documents = self._document_ranking(wanted, filters) if mode == "hybrid" else []
         fused = self._fuse(dense, lexical, vector, documents, filters)
+        topic = self._topic(documents, self.documents.key_term(wanted)) if documents else None
+        if topic is not None:
+            fused = self._topic_first(fused, topic)
         if mode == "hybrid" and self.settings.rerank_depth > 1:
-            fused = self._rerank(fused, set(wanted), vector, _WHY.search(query) is not None)
+            fused = self._rerank(fused, set(wanted), vector, _WHY.search(query) is not None, topic)
         return Retrieval(query, vector, self._with_companions(self._diversify(fused, k), filters))
 
     def _document_ranking(self, wanted: list[str], filters: Filters) -> list[tuple[int, float]]:
@@ -149,6 +153,25 @@ class HybridRetriever:
         return [(d, float(scores[d]) / top) for d in order[: self.settings.candidates]
                 if any(filters.accepts(self.corpus.metas[r]) for r in self.corpus.doc_rows[d][:1])]
 
+    def _topic(self, documents: list[tuple[int, float]], key: str | None) -> int | None:
+        """The document a question is about, when one stands out: its title holds the question's
+        rarest word and its field score leads the next document's by a clear margin. Sections of
+        other documents that merely use that word (an SQS pattern that says "idempotent
+        consumers") answer a different question."""
+        topic, _ = documents[0]
+        runner_up = documents[1][1] if len(documents) > 1 else 0.0
+        if key is None or key not in self._titles[topic] or runner_up * self.settings.topic_margin > 1.0:
+            return None
+        return topic
+
+    def _topic_first(self, hits: list[Hit], topic: int) -> list[Hit]:
+        if self.settings.topic_bonus <= 0:
+            return hits
+        bonus = self.settings.topic_bonus / (self.settings.rrf_k + 1)
+        scored = [replace(h, score=h.score + bonus) if self.corpus.doc_of[h.row] == topic else h for h in hits]
+        ordered = sorted(scored, key=lambda h: -h.score)
+        return [replace(h, rank=rank) for rank, h in enumerate(ordered)]
+
     def _expand(self, documents: list[tuple[int, float]], seen: set[int], vector: Vectors,
                 filters: Filters) -> list[int]:
         """The best chunk (by meaning) of each top document that neither retriever brought."""
@@ -159,7 +182,8 @@ class HybridRetriever:
                 extra.append(max(rows, key=lambda r: float(self.corpus.vectors[r] @ vector)))
         return extra
 
-    def _rerank(self, hits: list[Hit], wanted: set[str], vector: Vectors, why: bool) -> list[Hit]:
+    def _rerank(self, hits: list[Hit], wanted: set[str], vector: Vectors, why: bool,
+                topic: int | None = None) -> list[Hit]:
         """Reorder the first few hits by their best single answer unit: a chunk whose one sentence
         answers the question beats a chunk that is broadly about it. Templates and tables, which have
         no sentences, use their whole vector. A background section (the problem statement, when a
@@ -183,7 +207,8 @@ class HybridRetriever:
                 similarity = float(corpus.vectors[hit.row] @ vector)
                 overlap = len(wanted & corpus.term_sets[hit.row]) / max(1, len(wanted))
             return (hit.score / top + self.settings.rerank_sentence * similarity
-                    + self.settings.rerank_overlap * overlap - self._background(hit.row, why))
+                    + self.settings.rerank_overlap * overlap - self._background(hit.row, why)
+                    + self.settings.topic_rerank * (corpus.doc_of[hit.row] == topic))
 
         ordered = sorted(head, key=score, reverse=True) + tail
         return [replace(h, rank=rank) for rank, h in enumerate(ordered)]

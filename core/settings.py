@@ -76,6 +76,11 @@ class RetrieveSettings(BaseModel):
     doc_weight: float = Field(0.25, ge=0, le=4, description="how much a chunk's document score adds to its own")
     key_term_boost: float = Field(2.0, ge=1, le=10, description="the question's rarest word names its topic: its "
                                   "match in a document's fields counts this many times")
+    topic_bonus: float = Field(1.0, ge=0, le=4, description="added (as a share of a first place) to the chunks "
+                               "of the document a question is about: its title holds the question's rarest word")
+    topic_rerank: float = Field(1.0, ge=0, le=2, description="...and added to their rerank score")
+    topic_margin: float = Field(1.15, ge=1, le=3, description="...and its field score is this many times the next "
+                                "document's")
     doc_expand: int = Field(3, ge=0, le=20, description="top documents whose best chunk joins the candidates")
     title_weight: float = Field(3.0, ge=0, le=10, description="a title word says what the whole document is about")
     tags_weight: float = Field(2.0, ge=0, le=10, description="tags are chosen words for the topic")

@@ -25,6 +25,7 @@ SWEEP: dict[str, tuple[float, ...]] = {
     "rerank_overlap": (0.0, 0.25, 0.5, 1.0),
     "rerank_depth": (5, 8, 12),
     "background_penalty": (0.0, 0.2, 0.4, 0.6),
+    "topic_rerank": (0.0, 0.2, 0.5, 1.0),
 }
 
 def evidence_scores(bot: Bot, cases: list[Case]) -> tuple[list[float], list[float]]:

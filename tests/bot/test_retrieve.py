@@ -3,9 +3,12 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
-from bot.chain import Bot
+from bot.chain import Bot, load_bot
 from bot.lc_retriever import KBRetriever
 from bot.retrieve import Filters, HybridRetriever
+from core.settings import Settings
+from ingest.pipeline import ingest
+from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.integration
 
@@ -99,3 +102,30 @@ def test_background_sections_give_way_to_the_answer_unless_the_question_asks_why
     assert _first_section(plain, how).endswith("Problem")  # what the penalty has to overcome
     assert _first_section(retriever, how).endswith("Solution")
     assert _first_section(retriever, why).endswith("Problem")
+
+
+def test_the_document_a_question_is_about_leads(settings: Settings, embedder: HashingEmbedder) -> None:
+    """"idempotent" names the topic: the idempotency document leads, although a queue document uses
+    the question's other words (SQS, consumer) more."""
+    kb = settings.sources[0]
+    (kb / "idempotency.md").write_text(
+        "# Idempotent handlers with idempotency keys\n\n## Solution\n\nAn idempotent handler stores a key per "
+        "request in a table with a conditional write and returns the stored result when the key comes again.\n")
+    (kb / "queues.md").write_text(
+        "# Queue consumers on SQS\n\n## Solution\n\nAn SQS consumer reads batches from the SQS queue; make the "
+        "SQS consumer idempotent because SQS delivers each message at least once to the consumer.\n\n"
+        "## Batches\n\nThe SQS consumer deletes each message after the consumer has processed it.\n")
+    for name in ("dead-letters", "visibility", "batching"):
+        (kb / f"{name}.md").write_text(f"# SQS {name}\n\n## Solution\n\nAn SQS consumer and its {name}: the "
+                                       "queue settings an SQS consumer depends on.\n")
+    ingest(settings, embedder)
+    retriever = load_bot(settings, embedder).retriever
+    question = "How do I make an SQS consumer idempotent?"
+    plain = HybridRetriever(retriever.corpus, retriever.embedder,
+                            retriever.settings.model_copy(update={"topic_bonus": 0.0, "topic_rerank": 0.0}))
+    assert _first_source(plain, question) == "queues.md"  # what the topic bonus has to overcome
+    assert _first_source(retriever, question) == "idempotency.md"
+
+
+def _first_source(retriever: HybridRetriever, query: str) -> str:
+    return str(retriever.corpus.metas[retriever.search(query, 3).hits[0].row]["source"])
