@@ -56,11 +56,12 @@ class RuleSet(BaseModel):
     rules: list[Rule] = Field(default_factory=list)
     home: Path | None = Field(None, exclude=True)  # the folder the rules file lives in
 
-    def excludes_file(self, source: str, root: Path) -> bool:
+    def covers(self, root: Path) -> bool:
         """`files:` describe the knowledge base's own folder (its README is about the knowledge base);
         another source's README.md is that source's knowledge."""
-        if self.home is None or not _same_folder(root, self.home):
-            return False
+        return self.home is not None and _same_folder(root, self.home)
+
+    def excludes_file(self, source: str) -> bool:
         return any(fnmatch.fnmatch(source, pattern) for pattern in self.files)
 
 

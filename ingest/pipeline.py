@@ -215,8 +215,9 @@ class Ingestor:
     @staticmethod
     def _knowledge(documents: list[Document], rules: RuleSet, report: IngestReport) -> list[Document]:
         kept = []
+        covered = {root: rules.covers(root) for root in {doc.root for doc in documents}}
         for doc in documents:
-            if rules.excludes_file(doc.source, doc.root):
+            if covered[doc.root] and rules.excludes_file(doc.source):
                 lines = f"1-{doc.body.count(chr(10)) + 1}"
                 report.excluded.append(ExcludedSpan(source=doc.source, lines=lines, section="(whole file)",
                                                     rule="files", reason="listed under files: in the rules"))
