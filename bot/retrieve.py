@@ -271,6 +271,20 @@ class HybridRetriever:
                 break
         return chosen
 
+    def _siblings(self, row: int) -> list[int]:
+        """The other chunks of a section that ingest split in parts: the part that states the figure
+        may not be the part retrieved. Prose and tables only; templates come as templates."""
+        if self.settings.section_siblings == 0:
+            return []
+        meta = self.corpus.metas[row]
+        if meta["kind"] == "template":
+            return []
+        rows = [r for r in self.corpus.doc_rows[self.corpus.doc_of[row]] if r != row
+                and self.corpus.metas[r]["section"] == meta["section"] and self.corpus.metas[r]["kind"] != "template"]
+        # The parts next to it first: a section continues around the part retrieved.
+        rows.sort(key=lambda r: abs(int(self.corpus.metas[r]["start_line"]) - int(meta["start_line"])))
+        return rows[: self.settings.section_siblings]
+
     def _with_companions(self, hits: list[Hit], filters: Filters) -> list[Hit]:
         """A prose section brings its templates; a template brings its section's prose."""
         present = {h.row for h in hits}
@@ -286,6 +300,7 @@ class HybridRetriever:
                 related.append(parent)
             if hit.row in self.corpus.linked:
                 related.append(self.corpus.linked[hit.row])
+            related += self._siblings(hit.row)
             for row in related:
                 if row not in present and filters.accepts(self.corpus.metas[row]):
                     present.add(row)

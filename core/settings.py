@@ -81,6 +81,8 @@ class RetrieveSettings(BaseModel):
     topic_rerank: float = Field(1.0, ge=0, le=2, description="...and added to their rerank score")
     topic_margin: float = Field(1.15, ge=1, le=3, description="...and its field score is this many times the next "
                                 "document's")
+    section_siblings: int = Field(1, ge=0, le=6, description="other parts of a retrieved section that ingest split "
+                                  "come along as companions (a section's figures may sit in the part not retrieved)")
     doc_expand: int = Field(3, ge=0, le=20, description="top documents whose best chunk joins the candidates")
     title_weight: float = Field(3.0, ge=0, le=10, description="a title word says what the whole document is about")
     tags_weight: float = Field(2.0, ge=0, le=10, description="tags are chosen words for the topic")

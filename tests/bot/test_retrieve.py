@@ -129,3 +129,20 @@ def test_the_document_a_question_is_about_leads(settings: Settings, embedder: Ha
 
 def _first_source(retriever: HybridRetriever, query: str) -> str:
     return str(retriever.corpus.metas[retriever.search(query, 3).hits[0].row]["source"])
+
+
+def test_a_split_section_brings_its_other_part(settings: Settings, embedder: HashingEmbedder) -> None:
+    """The part of a section that states the figure comes along with the part that was retrieved."""
+    bullets = "".join(f"- Queue note {n}: consumers poll the queue and scale with the backlog depth.\n"
+                      for n in range(3))
+    (settings.sources[0] / "queues.md").write_text(
+        "# Queues\n\n## Cost notes\n\n- A standard queue costs about $0.40 per million requests.\n" + bullets)
+    ingest(settings, embedder)
+    retriever = load_bot(settings, embedder).retriever
+    corpus = retriever.corpus
+    parts = [r for r in range(len(corpus.ids)) if corpus.metas[r]["section"] == "Queues > Cost notes"]
+    assert len(parts) == 2, "the fixture section must be split in two for this test to mean anything"
+    priced = next(r for r in parts if "$0.40" in corpus.texts[r])
+    hits = retriever.search("how do consumers poll and scale with backlog depth", 1).hits
+    assert hits[0].row != priced
+    assert priced in {h.row for h in hits if h.companion}
