@@ -20,6 +20,11 @@ Kind = Literal["how_to", "compare", "troubleshoot", "what_is", "cost", "code", "
 _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("compare", re.compile(r"\b(vs\.?|versus|compare[ds]?|comparison|difference|differ|choose|choosing|pick|"
                            r"which (one|is better|should)|or should|better than|instead of|trade-?offs?)\b", re.I)),
+    # "Standard or Express for ...?", "should we use Lambda or Fargate": a choice between two named
+    # options (not "before we log or forward", a sequence of actions).
+    ("compare", re.compile(r"^\W*(?!(?:before|after|when|if|while|because|once|as|we|i|you)\b)(?:[\w./-]+\s+){0,2}?"
+                           r"[\w./-]+ or [\w./-]+|\b(?:use|using|choose|pick|go with|prefer|better|should (?:i|we)"
+                           r"(?: use)?)\s+(?:an? |the )?[\w./-]+(?: [\w./-]+)? or ", re.I)),
     ("troubleshoot", re.compile(r"\b(why|error|errors|broken|stuck|not working|exception|debug\w*|"
                                 r"troubleshoot\w*|5\d\d|4\d\d)\b", re.I)),
     ("cost", re.compile(r"\b(cost|costs|price|pricing|cheap\w*|expensive|bill\w*|spend\w*|limits?|quotas?|"

@@ -23,6 +23,13 @@ def test_question_shapes() -> None:
     assert not classify("What is a dead-letter queue?").code
 
 
+def test_a_choice_between_two_named_options_is_a_comparison() -> None:
+    assert classify("Lambda or Fargate for a transcoding job that runs about 40 minutes?").kind == "compare"
+    assert classify("sqs standard or fifo for order events?").kind == "compare"
+    assert classify("should we use SNS or EventBridge to fan out order events").kind == "compare"
+    assert classify("Before we log or forward a payload, how do I mask the email?").kind == "how_to", "a sequence"
+
+
 def test_role_bonus_prefers_the_section_in_the_wanted_role() -> None:
     compare = classify("Should I choose Standard or Express?")
     assert role_bonus(compare, "Step Functions > Trade-offs") == 1.0
