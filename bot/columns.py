@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, cast, overload
 
 import numpy as np
 import numpy.typing as npt
+
+from core.chunk_meta import ChunkMeta
 
 RECENT_ROWS = 4096  # rows of each column kept once built
 T = TypeVar("T")
@@ -98,7 +100,7 @@ class TextColumn(Column[str]):
         return self.blob[int(self.offsets[row]) : int(self.offsets[row + 1])].tobytes().decode("utf-8")
 
 
-class MetaColumns(Column[dict[str, Any]]):
+class MetaColumns(Column[ChunkMeta]):
     """Metadata as one column per key: each distinct value stored once, a code per row (-1: absent).
     A row comes back as a new dict; list values are shared between rows and must not be mutated."""
 
@@ -130,10 +132,10 @@ class MetaColumns(Column[dict[str, Any]]):
     def __len__(self) -> int:
         return self._length
 
-    def _item(self, row: int) -> dict[str, Any]:
-        return {key: values[code[row]] for key, values, code in self._columns if code[row] >= 0}
+    def _item(self, row: int) -> ChunkMeta:
+        return cast(ChunkMeta, {key: values[code[row]] for key, values, code in self._columns if code[row] >= 0})
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[ChunkMeta]:
         """Views, not dicts: a scan over every row (a filter mask, the health counts) reads one or
         two keys of each, and a view costs a tenth of building the dict."""
         index = {key: k for k, key in enumerate(self.keys)}

@@ -26,6 +26,7 @@ import numpy as np
 
 from bot.columns import LazyMap, MetaColumns, RangeMap, Sentence, SentenceColumn, TermColumn, TextColumn, Vocabulary
 from bot.text import TERMS_VERSION, rarest, terms
+from core.chunk_meta import ChunkMeta
 from ingest.embed import Vectors
 from ingest.files import write_folder
 from ingest.index import IndexStore
@@ -74,7 +75,7 @@ class Prepared:
 class Corpus:
     ids: list[str]
     texts: Sequence[str]
-    metas: Sequence[dict[str, Any]]
+    metas: Sequence[ChunkMeta]
     vectors: Vectors
     sentences: Sequence[Sentence]
     sentence_vectors: Vectors
@@ -199,9 +200,9 @@ class Corpus:
         return f"{meta['title']} {meta['section']} {self.texts[row]}"
 
 
-def meta_key(meta: Mapping[str, Any]) -> str:
+def meta_key(meta: ChunkMeta) -> str:
     """The document a chunk belongs to: its source's name and path (one path may be in two sources)."""
-    return document_key(str(meta.get("source_name") or ""), str(meta["source"]))
+    return document_key(meta.get("source_name", ""), meta["source"])
 
 
 def _rows_by_doc(doc_of: list[int], documents: int) -> list[list[int]]:

@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from bot.corpus import Corpus
 from bot.fields import FieldIndex
 from bot.text import terms
+from core.chunk_meta import ChunkMeta
 from core.providers import check_provider
 from core.settings import RetrieveSettings
 from ingest.embed import Embedder, Vectors
@@ -47,15 +48,15 @@ class Filters(BaseModel):
     def _known_provider(cls, value: str | None) -> str | None:
         return None if value is None else check_provider(value)
 
-    def accepts(self, meta: dict[str, Any]) -> bool:
+    def accepts(self, meta: ChunkMeta) -> bool:
         # The persona describes the bot itself; it is configuration, not an answer source.
-        if not self.doc_kind and meta.get("doc_kind") == "persona":
+        if not self.doc_kind and meta["doc_kind"] == "persona":
             return False
-        if self.provider and self.provider not in (meta.get("providers") or []):
+        if self.provider and self.provider not in meta.get("providers", []):
             return False
-        return all(not value or meta.get(key) == value
-                   for key, value in (("doc_kind", self.doc_kind), ("kind", self.kind), ("source", self.source),
-                                      ("source_name", self.source_name)))
+        return ((not self.doc_kind or meta["doc_kind"] == self.doc_kind)
+                and (not self.kind or meta["kind"] == self.kind) and (not self.source or meta["source"] == self.source)
+                and (not self.source_name or meta.get("source_name") == self.source_name))
 
 
 @dataclass(frozen=True)

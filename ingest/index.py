@@ -34,10 +34,11 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from core.chunk_meta import SentenceMeta
 from core.errors import IndexError_, IndexMismatchError
 from core.settings import Settings
 from ingest.embed import Vectors
-from ingest.records import Chunk, Metadata, document_key
+from ingest.records import Chunk, document_key
 
 if TYPE_CHECKING:  # chromadb costs half a second to import; a cached snapshot needs none of it
     from chromadb.api import ClientAPI
@@ -305,7 +306,7 @@ class IndexStore:
         return found
 
     def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]] | Vectors,
-               doc_hashes: Mapping[str, str], dimension: int, extra: Mapping[str, Metadata] | None = None) -> None:
+               doc_hashes: Mapping[str, str], dimension: int, extra: Mapping[str, SentenceMeta] | None = None) -> None:
         """Write chunks; `extra` adds per-chunk metadata such as the answer sentences."""
         collection = self.chunks(dimension)
         extra = extra or {}
@@ -319,7 +320,8 @@ class IndexStore:
         collection = self.chunks()
         for part in _batches(chunks, self.batch_size):
             batch = chunks[part]
-            collection.update(ids=[c.id for c in batch], metadatas=[c.metadata(doc_hashes[c.key]) for c in batch])
+            metadatas: list[Any] = [c.metadata(doc_hashes[c.key]) for c in batch]  # Chroma's own Metadata type
+            collection.update(ids=[c.id for c in batch], metadatas=metadatas)
 
     def delete(self, ids: Sequence[str]) -> None:
         if not ids:

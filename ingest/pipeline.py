@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field
 
+from core.chunk_meta import SentenceMeta
 from core.errors import DestructiveIngestError, DiskFullError, IndexLockedError, KBError, is_disk_full
 from core.settings import Settings, SourceFolder
 from core.text_units import sentence_spans
@@ -21,12 +22,12 @@ from ingest.hostile import addressed_to_assistant
 from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry
 from ingest.load import load_documents
 from ingest.markdown import parse_sections
-from ingest.records import Chunk, Document, Exclusion, Metadata, Skipped, document_key
+from ingest.records import Chunk, Document, Exclusion, Skipped, document_key
 from ingest.sentences import answer_spans, encode_sentences
 from ingest.tables import row_spans
 
 Progress = Callable[[str, int, int], None]  # (stage: reading | chunking | embedding | writing, done, total)
-Writer = Callable[[list[Chunk], Vectors, dict[str, Metadata]], None]
+Writer = Callable[[list[Chunk], Vectors, dict[str, SentenceMeta]], None]
 
 
 class SkippedFile(BaseModel):

@@ -9,9 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.chunk_meta import ChunkMeta
+
 DocKind = Literal["persona", "pattern", "reference", "code", "other"]
 ChunkKind = Literal["prose", "template", "table"]
-Metadata = dict[str, str | int | float | bool | list[str | int | float | bool]]
 
 
 def document_key(source_name: str, source: str) -> str:
@@ -129,9 +130,9 @@ class Chunk(BaseModel):
         """Its document's key (see document_key)."""
         return document_key(self.source_name, self.source)
 
-    def metadata(self, doc_hash: str) -> Metadata:
+    def metadata(self, doc_hash: str) -> ChunkMeta:
         """Flat metadata for Chroma; lists are allowed, None is not."""
-        meta: Metadata = {
+        meta: ChunkMeta = {
             "source": self.source,
             "title": self.title,
             "doc_kind": self.doc_kind,

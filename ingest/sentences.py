@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from core.chunk_meta import SentenceMeta
 from core.text_units import Span, sentence_spans
 from ingest.hostile import addressed_to_assistant
-from ingest.records import Metadata
 
 
 def answer_spans(text: str) -> list[Span]:
@@ -31,7 +31,7 @@ def without_addressed(text: str) -> str:
     return text
 
 
-def encode_sentences(spans: Sequence[Span], vectors: Sequence[npt.NDArray[np.float32] | None]) -> Metadata:
+def encode_sentences(spans: Sequence[Span], vectors: Sequence[npt.NDArray[np.float32] | None]) -> SentenceMeta:
     """Chunk metadata for its answer sentences: spans as JSON, vectors as base64 float16 rows."""
     kept = [(span, v) for span, v in zip(spans, vectors, strict=True) if v is not None]
     if not kept:
