@@ -12,6 +12,11 @@ own thread, reads the head again, and swaps only if nothing was written meanwhil
 the old snapshot until the swap, which is one attribute assignment. Each poll opens and closes
 its own client, because an embedded Chroma client caches segments and would not see another
 process's writes.
+
+A loaded version is saved as memory-mapped files under the index folder's cache, named by the head
+collection's id and the version. With a Chroma server the key comes from the server, so several
+`kb serve` replicas that share an index folder pull the corpus from the server once per version
+(the first to load it saves it) and map the same files, which the OS page cache holds once.
 """
 
 from __future__ import annotations
@@ -70,11 +75,16 @@ def load_snapshot(settings: Settings, embedder: Embedder, persona: Persona) -> S
     store = IndexStore.open(settings, embedder.name)
     try:
         head = store.head()
+        keyed = store.head_key() if settings.chroma_url else None
+        if keyed is not None and keyed[1].ready:  # another replica may have saved this version already
+            corpus = load_saved_corpus(_saved(settings, keyed[0]), embedder.name, settings.cache_dir)
+            if corpus is not None:
+                return _snapshot(keyed[1], corpus, settings, embedder, persona)
         store.check_model()
         corpus = load_corpus(store, settings.cache_dir)
+        after = store.head_key() if settings.chroma_url else peek_head(settings)
     finally:
         store.close()
-    after = peek_head(settings)
     if after is not None and after[1] == head and head.ready:  # nothing was written while loading
         try:
             save_corpus(corpus, _saved(settings, after[0]), embedder.name)

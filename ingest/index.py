@@ -176,6 +176,16 @@ class IndexStore:
         meta = self.client.get_collection(self.head_name, embedding_function=None).metadata or {}
         return IndexHead(int(meta.get("generation", 0)), int(meta.get("version", 0)), str(meta.get("state", "ready")))
 
+    def head_key(self) -> tuple[str, IndexHead] | None:
+        """The head with a key naming this exact index version, as `peek_head` gives for an embedded
+        index, but asked of the client (a Chroma server has no file to peek at)."""
+        if self.head_name not in self._names():
+            return None
+        collection = self.client.get_collection(self.head_name, embedding_function=None)
+        meta = collection.metadata or {}
+        head = IndexHead(int(meta.get("generation", 0)), int(meta.get("version", 0)), str(meta.get("state", "ready")))
+        return f"{collection.id}-g{head.generation}-v{head.version}", head
+
     def _write_head(self, head: IndexHead) -> None:
         metadata: Any = {"generation": head.generation, "version": head.version, "state": head.state}
         collection = self.client.get_or_create_collection(self.head_name, embedding_function=None)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+import bot.snapshot as snapshot_module
 from bot.persona import load_persona
 from bot.snapshot import load_snapshot
 from core.errors import IndexMismatchError
@@ -68,3 +70,32 @@ def test_another_model_does_not_use_the_saved_files(tmp_path: Path) -> None:
     load_snapshot(settings, HashingEmbedder(), persona)
     with pytest.raises(IndexMismatchError):
         load_snapshot(settings, HashingEmbedder(name="test:other"), persona)
+
+
+@pytest.mark.integration
+def test_replicas_of_a_chroma_server_share_one_saved_snapshot(tmp_path: Path, chroma_server: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first replica reads the corpus from the server and saves it; the next ones (same index
+    folder) map those files instead of pulling every chunk again, until the server's version moves."""
+    settings = hashing_settings(tmp_path, chroma_url=chroma_server, collection="replicas")
+    ingest(settings, HashingEmbedder())
+    persona = load_persona(settings.persona)
+    first = load_snapshot(settings, HashingEmbedder(), persona)
+    pulls: list[int] = []
+    original = snapshot_module.load_corpus
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        pulls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot_module, "load_corpus", counting)
+    second = load_snapshot(settings, HashingEmbedder(), persona)
+    assert not pulls, "the second replica pulled the whole corpus from the server"
+    assert second.head == first.head and second.corpus.ids == first.corpus.ids
+    assert np.allclose(second.corpus.vectors, first.corpus.vectors)
+    doc = next(settings.sources[0].rglob("retry-queues.md"))
+    doc.write_text(doc.read_text().replace("capped at five attempts", "capped at seven attempts"))
+    ingest(settings, HashingEmbedder())
+    fresh = load_snapshot(settings, HashingEmbedder(), persona)
+    assert pulls == [1] and fresh.version == first.version + 1
+    assert any("seven attempts" in text for text in fresh.corpus.texts)
