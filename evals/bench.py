@@ -57,7 +57,8 @@ def _pct(values: list[float], q: float) -> float:
 
 def run_ingest(settings: Settings, *sources: Path | str) -> tuple[dict[str, Any], float, float]:
     """A fresh `kb ingest --json` in its own process: its report, its peak RSS in MB and its wall seconds."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_INDEX_DIR": str(settings.index_dir)}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_INDEX_DIR": str(settings.index_dir),
+           "KB_CHROMA_URL": settings.chroma_url}
     flags = [part for source in sources for part in ("--source", str(source))]
     started = time.perf_counter()
     process = subprocess.Popen([str(Path(sys.executable).parent / "kb"), "ingest", "--json", *flags], env=env,
@@ -222,7 +223,8 @@ def kb_server(settings: Settings) -> Iterator[Server]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_INDEX_DIR": str(settings.index_dir), "KB_PORT": str(port)}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_INDEX_DIR": str(settings.index_dir), "KB_PORT": str(port),
+           "KB_CHROMA_URL": settings.chroma_url}
     server = subprocess.Popen([str(Path(sys.executable).parent / "kb"), "serve"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -235,16 +237,17 @@ def kb_server(settings: Settings) -> Iterator[Server]:
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("kb serve did not start") from None
-                time.sleep(0.5)
+                time.sleep(0.1)
         yield Server(url, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def bench_load(url: str, clients: int = 16, seconds: float = 20.0) -> dict[str, Any]:
+def bench_load(url: str | list[str], clients: int = 16, seconds: float = 20.0) -> dict[str, Any]:
     """Concurrent /api/ask clients in a closed loop for a fixed time: answers, refusals (503) and
-    how long every request took, answered or refused."""
+    how long every request took, answered or refused. Given several URLs (replicas), client n
+    talks to URL n modulo their number, as a round-robin load balancer would spread them."""
     import threading
 
     import httpx
@@ -254,8 +257,10 @@ def bench_load(url: str, clients: int = 16, seconds: float = 20.0) -> dict[str, 
     statuses: dict[int, int] = {}
     stop = time.monotonic() + seconds
 
+    urls = [url] if isinstance(url, str) else url
+
     def client(offset: int) -> None:
-        with httpx.Client(base_url=url, timeout=60) as http:
+        with httpx.Client(base_url=urls[offset % len(urls)], timeout=60) as http:
             i = offset
             while time.monotonic() < stop:
                 started = time.perf_counter()
@@ -375,6 +380,11 @@ def main() -> None:
             print_repo_scale(bench_repo_scale(base, embedder, work, folders))
         if "--repo-scale-only" in sys.argv[1:]:
             return
+        from evals.bench_replicas import bench_replicas, print_replicas
+
+        if "--replicas-only" in sys.argv[1:]:
+            print_replicas(bench_replicas(base, work))
+            return
         # -- end of issue 10's section --
         if "--ingest-scale-only" in sys.argv[1:]:  # the long one (about 20 min on 2 cores), on its own
             report, _, _ = run_ingest(base.model_copy(update={"index_dir": work / "probe"}))
@@ -411,6 +421,7 @@ def main() -> None:
               f"{load['seconds']:.0f} s, p50 {load['p50']:.0f} ms)")
         print(f"`kb serve` kb/             {kb_rss[0]:.0f} / {kb_rss[1]:.0f} MB   (target <= 1000 MB)")
         print(f"`kb serve` {large:<16}{big_rss[0]:.0f} / {big_rss[1]:.0f} MB   (target <= 1600 MB)")
+        print_replicas(bench_replicas(base, work))
         print(f"peak memory (this process) {_peak_mb():.0f} MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,102 @@
+"""`make bench`, beyond one process: `kb serve` replicas behind one Chroma server.
+
+A real `chroma run` on loopback holds the index; `kb ingest` writes `kb/` into it; then one and two
+`kb serve` replicas (sharing one index folder for their saved snapshots) take the same closed-loop
+load of 16 clients, spread round-robin over the replicas. Prints throughput and latency for both,
+their ratio, and how fast the second replica is ready (it maps the snapshot the first one saved
+instead of pulling every chunk from the server). Figures, not assertions; loopback only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from core.settings import Settings
+from evals.bench import bench_load, kb_server, run_ingest
+
+
+@contextlib.contextmanager
+def chroma_server(folder: Path) -> Iterator[str]:
+    """`chroma run` on a free loopback port, stopped on exit."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "server.log").open("w") as log:
+        process = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(folder / "db"),
+                                    "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).close()
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"chroma run did not start; see {folder / 'server.log'}") from None
+                    time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def bench_replicas(base: Settings, work: Path, clients: int = 16, seconds: float = 20.0) -> dict[str, Any]:
+    with chroma_server(work / "chroma") as url:
+        settings = base.model_copy(update={"index_dir": work / "replica-index", "chroma_url": url})
+        report, _, ingest_s = run_ingest(settings)
+        started = time.perf_counter()
+        with kb_server(settings) as first:
+            first_ready = time.perf_counter() - started
+            one = bench_load(first.url, clients, seconds)
+            started = time.perf_counter()
+            with kb_server(settings) as second:
+                second_ready = time.perf_counter() - started
+                two = bench_load([first.url, second.url], clients, seconds)
+                memory = [first.memory_mb()[0], second.memory_mb()[0]]
+    return {"chunks": report["chunks_added"], "ingest_s": ingest_s, "first_ready": first_ready,
+            "second_ready": second_ready, "one": one, "two": two, "rss_mb": memory, "clients": clients}
+
+
+def print_replicas(result: dict[str, Any]) -> None:
+    one, two = result["one"], result["two"]
+    print(f"== replicas: one Chroma server (`chroma run`, loopback), kb/ ingested into it "
+          f"({result['chunks']} chunks, {result['ingest_s']:.0f} s)")
+    print(f"first replica ready        {result['first_ready']:.2f} s   (pulls the corpus from the server, saves it)")
+    print(f"second replica ready       {result['second_ready']:.2f} s   (maps the snapshot the first one saved)")
+    for name, load in (("1 replica ", one), ("2 replicas", two)):
+        print(f"{name} x {result['clients']} clients   {load['rps']:.1f} answers/s, p50 {load['p50']:.0f} ms, "
+              f"p95 {load['p95']:.0f} ms, refused {load['statuses'].get(503, 0)}")
+    print(f"throughput ratio 2 : 1     {two['rps'] / max(one['rps'], 1e-9):.2f}   ({os.cpu_count()} cores here; one "
+          "replica already spreads its answers over them (onnxruntime and numpy threads), so replicas pay "
+          "off with more cores or machines)")
+    print(f"replica RSS                {result['rss_mb'][0]:.0f} MB, {result['rss_mb'][1]:.0f} MB")
+
+
+def main() -> None:
+    """`python -m evals.bench_replicas`: this section alone."""
+    import shutil
+    import tempfile
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    work = Path(tempfile.mkdtemp(prefix="kb-bench-replicas-"))
+    try:
+        print_replicas(bench_replicas(Settings(), work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
+
+
