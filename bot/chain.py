@@ -71,20 +71,17 @@ def abstention(question: str, persona: Persona, verdict: Verdict) -> Answer:
 
 
 class Bot:
-    """Loads the model and persona once and answers many questions from the current index snapshot."""
+    """Answers many questions from the current index snapshot, with the model and persona loaded once.
+    Built by `load_bot`, always with a snapshot: nothing about it is optional once it exists."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, answerer: Answerer | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, persona: Persona, snapshot: Snapshot,
+                 answerer: Answerer | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
+        self.persona = persona
         self.answerer: Answerer = answerer or ExtractiveAnswerer()
-        self.persona: Persona = load_persona(settings.persona)
-        self._snapshot: Snapshot | None = None
-        self.watcher: Watcher | None = None
-
-    def warm_up(self) -> Bot:
-        self._snapshot = load_snapshot(self.settings, self.embedder, self.persona)
-        self.embedder.embed(["warm up"])
-        return self
+        self._snapshot = snapshot
+        self.watcher: Watcher | None = None  # set by `watch`, which `kb serve` calls
 
     def watch(self, interval: float) -> Watcher:
         """Follow the index: a newly published version is served within `interval` plus its load time."""
@@ -96,19 +93,12 @@ class Bot:
 
     @property
     def snapshot(self) -> Snapshot:
-        if self._snapshot is None:
-            self.warm_up()
-        assert self._snapshot is not None
+        """The index version being served (replaced whole by the watcher)."""
         return self._snapshot
 
     @property
-    def served(self) -> Snapshot | None:
-        """The snapshot being served, without loading one."""
-        return self._snapshot
-
-    @property
-    def corpus(self) -> Corpus | None:
-        return self._snapshot.corpus if self._snapshot else None
+    def corpus(self) -> Corpus:
+        return self._snapshot.corpus
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -173,4 +163,8 @@ def _ms(seconds: float) -> float:
 
 
 def load_bot(settings: Settings, embedder: Embedder, answerer: Answerer | None = None) -> Bot:
-    return Bot(settings, embedder, answerer).warm_up()
+    """A bot on the published index version, its model warmed up (the first question pays nothing)."""
+    persona = load_persona(settings.persona)
+    snapshot = load_snapshot(settings, embedder, persona)
+    embedder.embed(["warm up"])
+    return Bot(settings, embedder, persona, snapshot, answerer)

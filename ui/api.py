@@ -73,7 +73,7 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
         except (ValueError, ValidationError) as exc:
             return _error(422, f"invalid request: {_first_error(exc)}")
         wanted = body.filters.source_name
-        known = bot.served.corpus.source_names if bot.served else ()
+        known = bot.corpus.source_names
         if wanted is not None and wanted not in known:
             return _error(422, f"invalid request: filters.source_name: no source named {wanted!r} in the index "
                                f"(it has: {', '.join(known) or 'no named sources'})")
@@ -95,17 +95,16 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
     async def health(request: Request) -> JSONResponse:
         """200 while the served snapshot is current or being replaced; 503 when the index cannot be read.
         With a token configured, only a caller that presents it sees more than the status."""
-        snapshot = bot.served
+        snapshot = bot.snapshot
         watcher = bot.watcher
-        metas = snapshot.corpus.metas if snapshot else []
+        chunks = len(snapshot.corpus)
         error = watcher.error if watcher else ""
-        status = "unavailable" if error or snapshot is None else "ok" if metas else "empty"
+        status = "unavailable" if error else "ok" if chunks else "empty"
         payload = {"status": status, "index": settings.chroma_url or str(settings.chroma_dir),
                    "collection": settings.collection, "model": bot.embedder.name,
-                   "index_version": snapshot.version if snapshot else None,
-                   "index_state": _index_state(snapshot, watcher),
-                   "documents": len(snapshot.corpus.doc_rows) if snapshot else 0, "chunks": len(metas),
-                   "templates": snapshot.corpus.template_count if snapshot else 0, "answerer": bot.answerer.mode}
+                   "index_version": snapshot.version, "index_state": _index_state(snapshot, watcher),
+                   "documents": len(snapshot.corpus.doc_rows), "chunks": chunks,
+                   "templates": snapshot.corpus.template_count, "answerer": bot.answerer.mode}
         if error:
             payload["error"] = error
         code = 503 if status == "unavailable" else 200
@@ -116,12 +115,10 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
     return router
 
 
-def _index_state(snapshot: Snapshot | None, watcher: Watcher | None) -> str:
+def _index_state(snapshot: Snapshot, watcher: Watcher | None) -> str:
     """ready / writing as the index's head says, reloading while a newer version is being loaded."""
-    latest = (watcher.head if watcher else None) or (snapshot.head if snapshot else None)
-    if latest is None:
-        return "unknown"
-    return "reloading" if snapshot is not None and latest != snapshot.head else latest.state
+    latest = (watcher.head if watcher else None) or snapshot.head
+    return "reloading" if latest != snapshot.head else latest.state
 
 
 def _first_error(exc: Exception) -> str:

@@ -53,7 +53,7 @@ document.addEventListener('click', function (event) {
 
 def _documents_table(bot: Bot) -> list[list[Any]]:
     rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"chunks": 0, "templates": 0})
-    for meta in bot.corpus.metas if bot.corpus else []:
+    for meta in bot.corpus.metas:
         row = rows[str(meta.get("source_name") or ""), meta["source"]]  # one path may be in two sources
         row.update(title=meta["title"], kind=meta["doc_kind"])
         row["chunks"] += 1
@@ -64,8 +64,6 @@ def _documents_table(bot: Bot) -> list[list[Any]]:
 
 def _templates(bot: Bot, provider: str, language: str) -> list[tuple[str, str]]:
     corpus = bot.corpus
-    if corpus is None:
-        return []
     wanted = PROVIDER_CHOICES.get(provider)
     found = []
     for row, meta in enumerate(corpus.metas):
@@ -80,7 +78,7 @@ def _templates(bot: Bot, provider: str, language: str) -> list[tuple[str, str]]:
 def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
     persona = bot.persona
     examples = list(persona.data.example_questions) if persona else []
-    languages = sorted({m["language"] for m in (bot.corpus.metas if bot.corpus else []) if m["kind"] == "template"})
+    languages = sorted({m["language"] for m in bot.corpus.metas if m["kind"] == "template"})
 
     def respond(message: str, chat: list[dict[str, Any]], provider: str, source: str,
                 panels: list[str]) -> Iterator[Any]:
@@ -119,13 +117,14 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
 
     def show_template(chunk_id: str | None) -> Any:
         # By chunk id, not row: the index may have been reloaded since the list was built.
-        row = bot.corpus.row.get(chunk_id or "") if bot.corpus else None
-        if row is None or bot.corpus is None:
+        corpus = bot.corpus  # one index version for the lookup and the read
+        row = corpus.row.get(chunk_id or "")
+        if row is None:
             return gr.update(value="", language=None)
-        meta = bot.corpus.metas[row]
+        meta = corpus.metas[row]
         language = meta["language"] if meta["language"] in CODE_LANGUAGES else None
         source = f"{meta['source']}:{meta['start_line']}-{meta['end_line']}"
-        return gr.update(value=bot.corpus.texts[row], language=language, label=source)
+        return gr.update(value=corpus.texts[row], language=language, label=source)
 
     blocks: gr.Blocks
     with gr.Blocks(title="serverless-kb") as blocks:
@@ -135,7 +134,7 @@ def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
             with gr.Column(scale=3):
                 with gr.Row():
                     provider = gr.Radio(list(PROVIDER_CHOICES), value="Any", label="Provider", elem_id="kb-provider")
-                    names = bot.corpus.source_names if bot.corpus else ()
+                    names = bot.corpus.source_names
                     source = gr.Dropdown([ANY_SOURCE, *names], value=ANY_SOURCE, label="Source",
                                          elem_id="kb-source-filter")
                 chat = gr.Chatbot(elem_id="kb-chat", height=560, label="Answer",

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from bot.answer import Answer
-from bot.chain import Bot, ExtractiveAnswerer
+from bot.chain import ExtractiveAnswerer, load_bot
 from bot.compose import Composer
 from bot.retrieve import Retrieval
 from core.settings import Settings
@@ -36,7 +36,7 @@ def main() -> None:
     settings = Settings(sources=[base / "kb"], index_dir=base / "index", persona=base / "kb" / "personas" /
                         "test-persona.md", port=port, reload_seconds=0.2, _env_file=None,  # type: ignore[call-arg]
                         **HASHING)
-    bot = Bot(settings, HashingEmbedder(), SlowAnswerer(slow) if slow else None).warm_up()
+    bot = load_bot(settings, HashingEmbedder(), SlowAnswerer(slow) if slow else None)
     serve(bot)
 
 

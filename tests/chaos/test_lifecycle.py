@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.answer import Answer
-from bot.chain import Bot
+from bot.chain import load_bot
 from ingest.pipeline import ingest
 from tests.chaos.conftest import Clients, ask, hashing_settings, health, serving, wait_for
 from tests.chaos.serve_hashing import SlowAnswerer
@@ -128,7 +128,7 @@ def test_an_overloaded_api_sheds_load_with_503_and_retry_after(tmp_path: Path) -
     settings = settings.model_copy(update={"serve": settings.serve.model_copy(update={"concurrency": 2,
                                                                                        "api_waiting": 1})})
     ingest(settings, HashingEmbedder())
-    bot = Bot(settings, HashingEmbedder(), SlowAnswerer(1.0)).warm_up()
+    bot = load_bot(settings, HashingEmbedder(), SlowAnswerer(1.0))
     with serving(bot) as url:
         replies: list[tuple[int, dict[str, object]]] = []
         threads = [threading.Thread(target=lambda: replies.append(ask(url, QUESTION))) for _ in range(6)]
