@@ -27,6 +27,7 @@ class Citation(BaseModel):
     start_page: int | None = Field(None, ge=1, description="a PDF's pages the text comes from")
     end_page: int | None = Field(None, ge=1)
     source_name: str = Field("", description="the name of the source folder the document came from")
+    rows: list[int] = Field(default_factory=list, description="a table's lines whose rows the answer quotes")
 
     @property
     def label(self) -> str:
@@ -43,7 +44,11 @@ class Citation(BaseModel):
             end = self.end_page or self.start_page
             pages = f"p. {self.start_page}" if end == self.start_page else f"pp. {self.start_page}\u2013{end}"
             return f"{self.source}, {pages}"
-        return f"{self.origin or self.source}:{self.start_line}-{self.end_line}"
+        lines = f"{self.origin or self.source}:{self.start_line}-{self.end_line}"
+        if self.rows:  # the table rows the answer quotes: "a.md:17-28, rows at lines 19, 22"
+            plural = "s" * (len(self.rows) > 1)
+            lines += f", row{plural} at line{plural} " + ", ".join(str(r) for r in self.rows)
+        return lines
 
     @property
     def where(self) -> str:

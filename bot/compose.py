@@ -23,6 +23,7 @@ from bot.text import term_set, words
 from core.settings import AnswerSettings
 from core.text_units import is_quotable, strip_bold, strip_bullet, strip_citations, strip_links
 from ingest.hostile import addressed_to_assistant
+from ingest.tables import row_spans
 
 NEAR_DUPLICATE = 0.92
 TEMPLATE_MARGIN = 0.1
@@ -85,7 +86,11 @@ class Composer:
         rows = sorted(cited | {h.row for h in templates}, key=lambda row: position.get(row, len(position)))
         numbers = {row: n for n, row in enumerate(rows, start=1)}
         hits = {h.row: h for h in retrieval.hits}
-        citations = [self._citation(numbers[row], hits[row]) for row in rows]
+        quoted: dict[int, list[str]] = {}
+        for text, hit in chosen:
+            quoted.setdefault(hit.row, []).append(text)
+        citations = [self._citation(numbers[row], hits[row], self._row_lines(row, quoted.get(row, [])))
+                     for row in rows]
         ordered = sorted(enumerate(chosen), key=lambda item: (numbers[item[1][1].row], item[0]))
         rendered_points = [f"{self._labelled(shape, text, hit)} [{numbers[hit.row]}]" for _, (text, hit) in ordered]
         rendered_templates = [self._template(numbers[h.row], h.row) for h in templates]
@@ -268,13 +273,26 @@ class Composer:
     def _parent_row(self, row: int) -> int | None:
         return self.corpus.row.get(str(self.corpus.metas[row].get("parent_id") or ""))
 
-    def _citation(self, n: int, hit: Hit) -> Citation:
+    def _row_lines(self, row: int, texts: list[str]) -> list[int]:
+        """The file lines of the table rows among the quoted points, so a figure's citation points
+        at its row, not only at the whole table."""
+        meta = self.corpus.metas[row]
+        if meta["kind"] != "table" or not texts:
+            return []
+        table = self.corpus.texts[row]
+        heading = meta["section"].split(" > ")[-1]
+        spans = row_spans(table)
+        wanted = set(texts)
+        return sorted(meta["start_line"] + table[: spans[index][0]].count("\n")
+                      for index, sentence in indexed_rows(table, heading) if sentence in wanted and index < len(spans))
+
+    def _citation(self, n: int, hit: Hit, rows: list[int] | None = None) -> Citation:
         meta = self.corpus.metas[hit.row]
         return Citation(n=n, source=meta["source"], title=meta["title"], section=meta["section"],
                         anchor=meta["anchor"], start_line=meta["start_line"], end_line=meta["end_line"],
                         score=round(hit.score, 6), text=self.corpus.texts[hit.row], kind=meta["kind"],
                         origin=meta.get("origin", ""), start_page=meta.get("start_page"),
-                        end_page=meta.get("end_page"), source_name=meta.get("source_name", ""))
+                        end_page=meta.get("end_page"), source_name=meta.get("source_name", ""), rows=rows or [])
 
     def _template(self, n: int, row: int) -> Template:
         meta = self.corpus.metas[row]

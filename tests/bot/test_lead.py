@@ -75,3 +75,6 @@ def test_a_table_row_answers_a_limits_question() -> None:
                                                                                      ["limits", "overview"]))
     assert answer.points[0] == "Timeout: 1 to 900 seconds (Key limits). [1]"
     assert answer.citations[0].kind == "table"
+    # The table chunk starts at line 4 (its header; the fixture's end lines are nominal); Timeout is its third line.
+    assert answer.citations[0].rows == [6], "the quoted row's own line"
+    assert answer.citations[0].location == "lambda.md:4-5, row at line 6"
