@@ -123,6 +123,20 @@ class IngestSettings(BaseModel):
     min_template_lines: int = Field(3, ge=1, description="smaller code blocks stay inline in the prose")
     max_file_bytes: int = Field(5_000_000, ge=1)
     exclude_rules: Path = Path("kb/exclude.yaml")
+    include: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="KB_INCLUDE / --include: only files matching one of these globs "
+        "(gitignore syntax, relative to the source folder) are read")
+    exclude: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="KB_EXCLUDE / --exclude: files matching one of these globs are not read "
+        "(on top of .kbignore, .gitignore and the defaults)")
+
+    @field_validator("include", "exclude", mode="before")
+    @classmethod
+    def _globs(cls, value: Any) -> Any:
+        """`KB_EXCLUDE=docs/archive/**,*.draft.md`: a comma-separated list in the environment."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class LLMSettings(BaseModel):

@@ -46,20 +46,25 @@ def register(app: typer.Typer) -> None:
                prune: bool = typer.Option(False, "--prune", help="allow removing most of the index, or everything "
                                                                  "a source folder gave"),
                dry_run: bool = typer.Option(False, "--dry-run", help="print what would change; write nothing"),
+               include: list[str] | None = typer.Option(None, "--include", metavar="GLOB",
+                                                        help="read only files matching a glob (repeatable; "
+                                                             "gitignore syntax, relative to each source folder)"),
+               exclude: list[str] | None = typer.Option(None, "--exclude", metavar="GLOB",
+                                                        help="do not read files matching a glob (repeatable)"),
                as_json: bool = JsonOpt) -> None:
         """Load, clean, chunk and embed the knowledge base; only changed documents are re-embedded."""
         from ingest.pipeline import ingest as run_ingest
         from ingest.progress import progress_for
         from ingest.render import print_report
 
-        settings = build_settings(source, index)
+        settings = build_settings(source, index, include=include or None, exclude=exclude or None)
         settings.named_sources()  # two folders under one name: refused before the model loads
         embedder = make_embedder(settings)
         with progress_for(err) as progress:
             report = run_ingest(settings, embedder, rebuild, progress=progress, prune=prune, dry_run=dry_run)
         if as_json:
-            exclude = None if explain else {"excluded"}
-            print(report.model_dump_json(indent=2, exclude=exclude))
+            hidden = None if explain else {"excluded"}
+            print(report.model_dump_json(indent=2, exclude=hidden))
         else:
             print_report(report, explain, out, err)
 

@@ -59,10 +59,34 @@ def _ignore_rules(root: Path) -> Any:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def discover(sources: list[Path], left_out: Counter[str] | None = None) -> Iterator[tuple[Path, Path]]:
+@dataclass(frozen=True)
+class Selection:
+    """The user's own choice of files: `--include` / `KB_INCLUDE` and `--exclude` / `KB_EXCLUDE` globs
+    (gitignore syntax, relative to each source folder). No include globs: every file is a candidate."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def reason_left_out(self, rel: str) -> str:
+        """Why the file is not read, or "" when it is."""
+        if self.exclude and self._specs[1].match_file(rel):
+            return "matched --exclude / KB_EXCLUDE"
+        if self.include and not self._specs[0].match_file(rel):
+            return "not matched by --include / KB_INCLUDE"
+        return ""
+
+    @functools.cached_property
+    def _specs(self) -> tuple[Any, Any]:
+        import pathspec
+
+        return pathspec.GitIgnoreSpec.from_lines(self.include), pathspec.GitIgnoreSpec.from_lines(self.exclude)
+
+
+def discover(sources: list[Path], left_out: Counter[str] | None = None,
+             selection: Selection = Selection()) -> Iterator[tuple[Path, Path]]:
     """Yield (source folder, file) for every markdown-ish, code or IaC file, in a stable order;
-    hidden paths, SKIP_DIRS, SKIP_FILES, `.kbignore` and `.gitignore` entries are left out (and
-    counted by reason in `left_out`)."""
+    hidden paths, SKIP_DIRS, SKIP_FILES, `.kbignore` and `.gitignore` entries and files the user's
+    selection leaves out are skipped (and counted by reason in `left_out`)."""
     left_out = Counter() if left_out is None else left_out
     for root in sources:
         if not root.is_dir():
@@ -78,6 +102,8 @@ def discover(sources: list[Path], left_out: Counter[str] | None = None) -> Itera
                 left_out["dependency or build folder (node_modules, build, cdk.out, ...)"] += 1
             elif ignored.match_file(rel.as_posix()):
                 left_out[".kbignore, .gitignore, lock or minified file"] += 1
+            elif reason := selection.reason_left_out(rel.as_posix()):
+                left_out[reason] += 1
             else:
                 yield root, path
 
@@ -354,12 +380,13 @@ def named(sources: Sequence[Path | SourceFolder]) -> list[SourceFolder]:
 
 
 def load_documents(sources: Sequence[Path | SourceFolder], max_bytes: int,
-                   progress: Callable[[int, int], None] | None = None) -> LoadResult:
-    """Load every document under the source folders; bad files are skipped, not fatal. `progress` is
-    told (files read, files found) as reading goes."""
+                   progress: Callable[[int, int], None] | None = None,
+                   selection: Selection = Selection()) -> LoadResult:
+    """Load every selected document under the source folders; bad files are skipped, not fatal.
+    `progress` is told (files read, files found) as reading goes."""
     result = LoadResult()
     found = [(source.name, root, path) for source in named(sources)
-             for root, path in discover([source.path], result.left_out)]
+             for root, path in discover([source.path], result.left_out, selection)]
     folders: dict[str, bool] = {}
     for read, (name, root, path) in enumerate(found, start=1):
         loaded, notices = load_document(root, path, max_bytes, folders)

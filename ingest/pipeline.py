@@ -20,7 +20,7 @@ from ingest.clean import RuleSet, load_rules, remove_non_knowledge
 from ingest.embed import Embedder, Vectors
 from ingest.hostile import addressed_to_assistant
 from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry
-from ingest.load import load_documents
+from ingest.load import Selection, load_documents
 from ingest.markdown import parse_sections
 from ingest.records import Chunk, Document, Exclusion, Skipped, document_key
 from ingest.sentences import answer_spans, encode_sentences
@@ -142,8 +142,9 @@ class Ingestor:
         rules = load_rules(self.settings.ingest.exclude_rules)
         sources = self.settings.named_sources()
         started = time.perf_counter()
+        selection = Selection(tuple(self.settings.ingest.include), tuple(self.settings.ingest.exclude))
         loaded = load_documents(sources, self.settings.ingest.max_file_bytes,
-                                lambda done, total: self.progress("reading", done, total))
+                                lambda done, total: self.progress("reading", done, total), selection)
         report = IngestReport(documents_seen=len(loaded.documents) + len(loaded.skipped), dry_run=self.dry_run)
         report.load_seconds = round(time.perf_counter() - started, 3)
         report.files_read = report.documents_seen

@@ -48,3 +48,11 @@ def test_a_bad_value_names_the_variable_the_user_set(monkeypatch: pytest.MonkeyP
         build_settings()
     monkeypatch.delenv("KB_RETRIEVE__K")
     assert build_settings(port=8123, host=None).serve.port == 8123
+
+
+def test_include_and_exclude_globs_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KB_EXCLUDE", "docs/archive/**, *.draft.md")
+    monkeypatch.setenv("KB_INCLUDE", "docs/**")
+    settings = Settings()
+    assert settings.ingest.exclude == ["docs/archive/**", "*.draft.md"] and settings.ingest.include == ["docs/**"]
+    assert build_settings(include=["*.tf"]).ingest.include == ["*.tf"], "a flag wins over the environment"

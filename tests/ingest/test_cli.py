@@ -106,3 +106,17 @@ def test_bad_chroma_url_is_a_clear_error(tmp_path: Path) -> None:
 def test_stats_without_an_index_says_what_to_run(tmp_path: Path) -> None:
     result = kb("stats", "--index", str(tmp_path / "none"))
     assert result.returncode == 2 and "run `kb ingest` first" in result.stderr
+
+
+@pytest.mark.integration
+def test_ingest_include_and_exclude_flags(tmp_path: Path) -> None:
+    source = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "repo", source)
+    result = kb("ingest", "--source", str(source), "--index", str(tmp_path / "idx"), "--exclude", "*.tf",
+                "--exclude", "nightly-report/**", "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["left_out"]["matched --exclude / KB_EXCLUDE"] == 4
+    only = kb("ingest", "--source", str(source), "--index", str(tmp_path / "idx"), "--dry-run", "--json",
+              env={"KB_INCLUDE": "orders-queue/**"})
+    assert json.loads(only.stdout)["left_out"]["not matched by --include / KB_INCLUDE"] >= 6

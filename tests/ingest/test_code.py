@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ingest import code
 from ingest.chunk import Chunker, ChunkLimits
-from ingest.load import load_documents
+from ingest.load import Selection, load_documents
 from ingest.markdown import parse_sections
 from tests.conftest import FIXTURES
 from tests.fakes import HashingEmbedder
@@ -54,3 +54,15 @@ def test_a_long_file_is_cut_only_between_top_level_blocks(tmp_path: Path) -> Non
     assert len(ranges) > 1 and ranges[0][0] == 1 and ranges[-1][1] == len(lines)
     for (_, end), (start, _) in itertools.pairwise(ranges):
         assert start == end + 1 and lines[start - 1].startswith("def "), "a part starts at a top-level def"
+
+
+def test_include_and_exclude_globs_choose_the_files() -> None:
+    loaded = load_documents([REPO], 5_000_000, selection=Selection(exclude=("*.tf", "nightly-report/**")))
+    sources = {d.source for d in loaded.documents}
+    assert "image-resizer/main.tf" not in sources and not any(s.startswith("nightly-report/") for s in sources)
+    assert "orders-queue/template.yaml" in sources
+    assert loaded.left_out["matched --exclude / KB_EXCLUDE"] == 4, "main.tf and nightly-report/ (README, ci.yml, ASL)"
+    only = load_documents([REPO], 5_000_000, selection=Selection(include=("orders-queue/**",)))
+    assert {d.source for d in only.documents} == {"orders-queue/README.md", "orders-queue/template.yaml",
+                                                 "orders-queue/src/handler.py"}
+    assert only.left_out["not matched by --include / KB_INCLUDE"] >= 6
