@@ -9,6 +9,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -59,8 +60,8 @@ def _vanish_gone_md(monkeypatch: pytest.MonkeyPatch) -> None:
     """From now on, gone.md is deleted right after discovery finds it, before it is read."""
     real = load.discover
 
-    def discover(sources: list[Path], left_out: object = None) -> Iterator[tuple[Path, Path]]:
-        for root, path in real(sources, left_out):  # type: ignore[arg-type]
+    def discover(sources: list[Path], *rest: Any) -> Iterator[tuple[Path, Path]]:
+        for root, path in real(sources, *rest):
             if path.name == "gone.md":
                 path.unlink()
             yield root, path
