@@ -23,6 +23,7 @@ from bot.retrieve import Filters, HybridRetriever, Retrieval
 from bot.scope import Verdict, coverage_gap, judge, with_coverage_note
 from bot.snapshot import Snapshot, Watcher, load_snapshot
 from core.settings import Settings
+from core.vocabulary import vocabulary
 from ingest.embed import Embedder
 
 if TYPE_CHECKING:
@@ -54,17 +55,18 @@ class ExtractiveAnswerer:
 
 
 def abstention(question: str, persona: Persona, verdict: Verdict) -> Answer:
+    wording = vocabulary().abstention
     scope = "; ".join(persona.data.scope)
     example = persona.data.example_questions[0] if persona.data.example_questions else ""
     if verdict.reason == "instruction override attempt":
-        lead = "I only answer serverless architecture questions from the knowledge base, and I can't change how I work."
+        lead = wording.injection
     elif verdict.unknown:
-        lead = f"The knowledge base has nothing on {', '.join(verdict.unknown)}, so I won't guess."
+        lead = wording.unknown_names.format(names=", ".join(verdict.unknown))
     else:
-        lead = "I couldn't find this in the knowledge base, so I won't guess."
-    message = f"{lead}\n\nThe knowledge base covers: {scope}."
+        lead = wording.not_found
+    message = f"{lead}\n\n{wording.covers.format(scope=scope)}"
     if example:
-        message += f"\n\nFor example, you could ask: \"{example}\""
+        message += f"\n\n{wording.example.format(example=example)}"
     disclaimer = persona.disclaimer()
     return Answer(question=question, answer=f"{message}\n\n> {disclaimer}", abstained=True,
                   disclaimer=disclaimer, notes=[verdict.reason])

@@ -16,6 +16,7 @@ import numpy as np
 
 from bot.columns import MetaColumns, SentenceColumn, TermColumn, TextColumn
 from bot.corpus import Corpus, Prepared, bm25_index
+from bot.text import TERMS_VERSION
 from ingest.files import write_folder
 
 log = logging.getLogger("kb.snapshot")
@@ -54,7 +55,8 @@ def save_corpus(corpus: Corpus, folder: Path, model: str) -> None:
             np.save(target / f"{name}.npy", array)
         # corpus.json is written last: a folder is complete only with it (write_folder renames it whole anyway)
         (target / "corpus.json").write_text(json.dumps({
-            "format": SNAPSHOT_FORMAT, "model": model, "fingerprint": corpus.fingerprint, "ids": corpus.ids,
+            "format": SNAPSHOT_FORMAT, "terms": TERMS_VERSION, "model": model, "fingerprint": corpus.fingerprint,
+            "ids": corpus.ids,
             "meta_keys": keys, "meta_values": values, "vocabulary": vocabulary, "doc_fields": corpus.doc_fields,
             "topic_terms": sorted(corpus.topic_terms), "children": sorted(corpus.children.items()),
             "linked": sorted(corpus.linked.items())}))
@@ -67,7 +69,8 @@ def load_saved_corpus(folder: Path, model: str, cache_dir: Path) -> Corpus | Non
     another format, damaged)."""
     try:
         saved = json.loads((folder / "corpus.json").read_text())
-        if saved.get("format") != SNAPSHOT_FORMAT or saved.get("model") != model:
+        if saved.get("format") != SNAPSHOT_FORMAT or saved.get("model") != model \
+                or saved.get("terms") != TERMS_VERSION:  # term columns made with other stopwords
             return None
         # Plain arrays over the mapped memory: np.memmap's own indexing costs ~15 µs a call, a tenth of a query.
         arrays = {path.stem: np.asarray(np.load(path, mmap_mode="r")) for path in folder.glob("*.npy")}

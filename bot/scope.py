@@ -12,12 +12,9 @@ from bot.retrieve import Retrieval
 from bot.text import STOPWORDS, stem, term_set, terms, words
 from core.providers import PROVIDERS
 from core.settings import AnswerSettings
+from core.vocabulary import vocabulary
 
-_INJECTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|system|previous|above)\b"
-    r"|\b(system prompt|jailbreak|developer mode|you are now|from now on,? you|pretend (to be|you are)|roleplay)",
-    re.I,
-)
+_INJECTION = re.compile("|".join(vocabulary().injection), re.I)  # kb/vocabulary.yaml
 
 
 # A name in a question: a capitalised word not opening a sentence (Postgres, Middy), a camelCase

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.corpus import Corpus
+from core.vocabulary import vocabulary
 
 Kind = Literal["how_to", "compare", "troubleshoot", "what_is", "cost", "code", "other"]
 
@@ -39,10 +40,8 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
                                 r"doesn't|don't|isn't|won't)\b", re.I)),
     ("what_is", re.compile(r"\b(what is|what's|what are|explain|meaning of|define|overview)\b", re.I)),
 )
-CODE_INTENT = re.compile(
-    r"\b(templates?|examples?|snippets?|code|yaml|yml|json|terraform|hcl|sam|cloudformation|cdk|serverless\.yml|"
-    r"polic(y|ies)|handler|state machine|asl|workflow file|script|config(uration)? file|sample|show me|"
-    r"give me (a|an|the)|write (a|an|me)|decorator|class|function that)\b", re.I)
+# A request for code, and the template languages a question names (data: kb/vocabulary.yaml).
+CODE_INTENT = re.compile(r"\b(" + "|".join(vocabulary().code_intent) + r")\b", re.I)
 _ROLE_WORDS: dict[Kind, tuple[str, ...]] = {
     "how_to": ("solution", "steps", "how", "implementation", "getting started", "setup", "set up", "usage",
                "configuration", "configure", "install"),
@@ -57,12 +56,7 @@ _ROLE_WORDS: dict[Kind, tuple[str, ...]] = {
 }
 _FIGURE = re.compile(r"\$\s?\d|\d[\d,.]*\s?(%|ms|s\b|seconds?|minutes?|hours?|days?|mb|gb|kb|tb|requests?|"
                      r"million|per|x\b)|\b\d{2,}\b", re.I)
-LANGUAGE_HINTS = {
-    "hcl": r"terraform|\bhcl\b|\btf\b", "yaml": r"\bsam\b|cloudformation|yaml|yml|serverless\.yml|github actions",
-    "python": r"python|boto3|pytest|decorator", "typescript": r"typescript|\bts\b|\bcdk\b|node",
-    "javascript": r"javascript|\bjs\b|node|k6|worker", "json": r"\basl\b|state machine|json|iam polic",
-    "bash": r"bash|shell|\bcli\b|script",
-}
+LANGUAGE_HINTS = {language: "|".join(patterns) for language, patterns in vocabulary().language_hints.items()}
 
 
 def hinted_languages(question: str) -> set[str]:

@@ -54,6 +54,10 @@ class RulesError(KBError):
     pass
 
 
+class VocabularyError(KBError):
+    """kb/vocabulary.yaml is missing, not YAML, or has a bad entry."""
+
+
 class IndexError_(KBError):
     """No index yet, an unreachable Chroma server: the environment, so BAD_INPUT like its subclasses."""
 

@@ -7,25 +7,15 @@ from __future__ import annotations
 import re
 from typing import Literal, get_args
 
+from core.vocabulary import vocabulary
+
 Provider = Literal["aws", "gcp", "azure", "cloudflare", "vercel", "netlify"]
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 
-# How each provider is shown to a person (the web UI's filter).
-LABELS: dict[Provider, str] = {"aws": "AWS", "gcp": "GCP", "azure": "Azure", "cloudflare": "Cloudflare",
-                               "vercel": "Vercel", "netlify": "Netlify"}
-
-# Words that mention a provider (lower-case text); a chunk mentioning one is tagged with it.
-PROVIDER_TERMS: dict[Provider, str] = {
-    "aws": r"\baws\b|amazon|lambda\b|dynamodb|\bs3\b|\bsqs\b|\bsns\b|eventbridge|step functions|cloudformation|"
-           r"\bsam\b|cognito|api gateway|kinesis|x-ray|cloudwatch|aurora|\bcdk\b|graviton|snapstart",
-    "gcp": r"\bgcp\b|google cloud|cloud functions?\b|cloud run|pub/sub|pubsub|firestore|bigquery|"
-           r"cloud tasks|cloud workflows",
-    "azure": r"\bazure\b|cosmos ?db|durable functions|event grid|service bus|event hubs|app insights|"
-             r"application insights|entra",
-    "cloudflare": r"cloudflare|\bworkers? kv\b|durable objects|\br2\b|wrangler",
-    "vercel": r"\bvercel\b",
-    "netlify": r"\bnetlify\b",
-}
+# How each provider is shown to a person (the web UI's filter), and the words that mention it in
+# lower-case text (a chunk mentioning one is tagged with it): data, in kb/vocabulary.yaml.
+LABELS: dict[Provider, str] = {p: vocabulary().providers[p].label for p in PROVIDERS}
+PROVIDER_TERMS: dict[Provider, str] = {p: "|".join(vocabulary().providers[p].terms) for p in PROVIDERS}
 # Any provider's words, for cutting them out of a text (case-insensitive).
 ANY_PROVIDER_WORD = re.compile("|".join(f"(?:{terms})" for terms in PROVIDER_TERMS.values()), re.I)
 
