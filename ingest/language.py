@@ -7,7 +7,7 @@ import re
 
 ALIASES = {
     "yml": "yaml", "ts": "typescript", "tsx": "typescript", "js": "javascript", "mjs": "javascript",
-    "jsx": "javascript", "node": "javascript", "sh": "bash", "shell": "bash", "zsh": "bash",
+    "jsx": "javascript", "cjs": "javascript", "node": "javascript", "sh": "bash", "shell": "bash", "zsh": "bash",
     "console": "bash", "tf": "hcl", "terraform": "hcl", "py": "python", "jsonc": "json",
     "python3": "python",
 }

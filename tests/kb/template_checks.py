@@ -14,21 +14,16 @@ import re
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from markdown_it import MarkdownIt
 
-# The ingester's parser settings (ingest/markdown.py), so fences are found exactly as it finds them.
-_MARKDOWN = MarkdownIt("commonmark").disable("lheading")
-ALIASES = {
-    "yml": "yaml", "ts": "typescript", "js": "javascript", "mjs": "javascript", "cjs": "javascript",
-    "jsx": "javascript", "sh": "bash", "shell": "bash", "tf": "hcl", "terraform": "hcl", "py": "python",
-    "python3": "python",
-}
+from ingest.language import normalise
+from ingest.markdown import parse_sections
+
 BIN = Path(sys.executable).parent
 # cfn-lint warnings for templates CloudFormation would reject at deploy time: treated as errors.
 PROMOTED_WARNINGS = frozenset({"W2533"})  # Zip function without Runtime/Handler
@@ -87,22 +82,20 @@ class CfnFinding:
 
 
 def normalise_language(info: str) -> str:
+    """The ingester's own normalisation (ingest.language), so a fence is checked as the language it is
+    indexed as; except TSX, indexed as typescript but parsed with the tsx grammar (JSX is not TypeScript)."""
     words = info.split()
-    word = words[0].lower().strip("{}.") if words else ""
-    return ALIASES.get(word, word)
+    return "tsx" if words and words[0].lower().strip("{}.") == "tsx" else normalise(info)
 
 
 # --- finding fences ---------------------------------------------------------------------------
 
 
 def find_fences(text: str) -> list[tuple[int, str, str]]:
-    """(opening fence line 1-based, info string, code) of every fenced block, nested ones excluded."""
-    found = []
-    for token in _MARKDOWN.parse(text):
-        if token.type == "fence" and token.map is not None:
-            code = token.content[:-1] if token.content.endswith("\n") else token.content
-            found.append((token.map[0] + 1, token.info.strip(), code))
-    return found
+    """(opening fence line 1-based, info string, code) of every fenced block, found by the ingester's
+    own parser (ingest.markdown, tables enabled), so the checks see exactly the templates it indexes."""
+    return [(block.start_line, block.info, block.text) for section in parse_sections(text)
+            for block in section.blocks if block.kind == "fence"]
 
 
 def collect_templates(root: Path, folder: str = "kb") -> list[Template]:
@@ -244,7 +237,7 @@ def _is_terminal(state: Any) -> bool:
 
 def _targets(state: dict[str, Any]) -> list[tuple[str, Any]]:
     """(field, target) for every transition out of a state."""
-    found = [(key, state[key]) for key in ("Next", "Default") if key in state]
+    found: list[tuple[str, Any]] = [(key, state[key]) for key in ("Next", "Default") if key in state]
     for group in ("Choices", "Catch"):
         rules = state.get(group)
         if isinstance(rules, list):
@@ -454,7 +447,7 @@ def _cfn_lint_command() -> list[str]:
 
 def lint_cfn(sources: Mapping[str, tuple[str, str]], workdir: Path) -> dict[str, list[CfnFinding]]:
     """Run cfn-lint once over {key: (code, 'yaml'|'json')}; findings per key (every key present)."""
-    names = {}
+    names: dict[str, str] = {}
     for index, (key, (code, suffix)) in enumerate(sources.items()):
         name = f"t{index:04d}.{suffix}"
         (workdir / name).write_text(code, encoding="utf-8")
@@ -469,11 +462,11 @@ def lint_cfn(sources: Mapping[str, tuple[str, str]], workdir: Path) -> dict[str,
     except json.JSONDecodeError as error:
         raise RuntimeError(f"cfn-lint exited {result.returncode}: {result.stderr[-2000:]}") from error
     for match in matches:
-        key = names.get(Path(match["Filename"] or "").name)
-        if key is None:  # configuration errors (E0003) name no file
+        found = names.get(Path(match["Filename"] or "").name)
+        if found is None:  # configuration errors (E0003) name no file
             raise RuntimeError(f"cfn-lint: {match['Rule']['Id']} {match['Message']}")
         start = match["Location"]["Start"]["LineNumber"]
-        findings[key].append(CfnFinding(match["Rule"]["Id"], match["Level"], start, match["Message"]))
+        findings[found].append(CfnFinding(match["Rule"]["Id"], match["Level"], start, match["Message"]))
     return findings
 
 
@@ -509,7 +502,7 @@ def _check_data(template: Template, cfn: Mapping[str, list[CfnFinding]], outcome
             outcome.warnings.append(text)
 
 
-_CODE_CHECKS = {
+_CODE_CHECKS: dict[str, Callable[[str], list[Issue]]] = {
     "python": check_python,
     "bash": check_bash,
     "hcl": check_hcl,
