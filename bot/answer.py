@@ -28,6 +28,8 @@ class Citation(BaseModel):
     end_page: int | None = Field(None, ge=1)
     source_name: str = Field("", description="the name of the source folder the document came from")
     rows: list[int] = Field(default_factory=list, description="a table's lines whose rows the answer quotes")
+    quoted: list[tuple[int, int]] = Field(default_factory=list, description="[start, end) character spans of `text` "
+                                          "that the answer's points quote, as ingest stored them")
 
     @property
     def label(self) -> str:

@@ -21,7 +21,7 @@ from bot.shape import Shape, classify, describe_template, hinted_languages, labe
 from bot.tables import indexed_rows, row_sentences
 from bot.text import term_set, words
 from core.settings import AnswerSettings
-from core.text_units import is_quotable, strip_bold, strip_bullet, strip_citations, strip_links
+from core.text_units import Span, is_quotable, strip_bold, strip_bullet, strip_citations, strip_links
 from ingest.hostile import addressed_to_assistant
 from ingest.tables import row_spans
 
@@ -89,8 +89,7 @@ class Composer:
         quoted: dict[int, list[str]] = {}
         for text, hit in chosen:
             quoted.setdefault(hit.row, []).append(text)
-        citations = [self._citation(numbers[row], hits[row], self._row_lines(row, quoted.get(row, [])))
-                     for row in rows]
+        citations = [self._citation(numbers[row], hits[row], quoted.get(row, [])) for row in rows]
         ordered = sorted(enumerate(chosen), key=lambda item: (numbers[item[1][1].row], item[0]))
         rendered_points = [f"{self._labelled(shape, text, hit)} [{numbers[hit.row]}]" for _, (text, hit) in ordered]
         rendered_templates = [self._template(numbers[h.row], h.row) for h in templates]
@@ -273,26 +272,34 @@ class Composer:
     def _parent_row(self, row: int) -> int | None:
         return self.corpus.row.get(str(self.corpus.metas[row].get("parent_id") or ""))
 
-    def _row_lines(self, row: int, texts: list[str]) -> list[int]:
-        """The file lines of the table rows among the quoted points, so a figure's citation points
-        at its row, not only at the whole table."""
-        meta = self.corpus.metas[row]
-        if meta["kind"] != "table" or not texts:
-            return []
-        table = self.corpus.texts[row]
-        heading = meta["section"].split(" > ")[-1]
-        spans = row_spans(table)
+    def _quoted_spans(self, row: int, texts: list[str]) -> list[Span]:
+        """Where in the chunk's text the quoted points come from: the spans ingest stored for its
+        sentences, or a table row's own span, so a renderer highlights exactly what was quoted."""
         wanted = set(texts)
-        return sorted(meta["start_line"] + table[: spans[index][0]].count("\n")
-                      for index, sentence in indexed_rows(table, heading) if sentence in wanted and index < len(spans))
+        meta = self.corpus.metas[row]
+        if not wanted:
+            return []
+        if meta["kind"] == "table":
+            table = self.corpus.texts[row]
+            spans = row_spans(table)
+            heading = meta["section"].split(" > ")[-1]
+            return [spans[index] for index, sentence in indexed_rows(table, heading)
+                    if sentence in wanted and index < len(spans)]
+        return [(s.start, s.end) for s in (self.corpus.sentences[i] for i in self.corpus.by_chunk.get(row, []))
+                if tidy(s.text) in wanted]
 
-    def _citation(self, n: int, hit: Hit, rows: list[int] | None = None) -> Citation:
+    def _citation(self, n: int, hit: Hit, texts: list[str] | None = None) -> Citation:
         meta = self.corpus.metas[hit.row]
+        quoted = self._quoted_spans(hit.row, texts or [])
+        text = self.corpus.texts[hit.row]
+        # A quoted table row is cited with its own line as well as the table's.
+        rows = [meta["start_line"] + text[:start].count("\n") for start, _ in quoted] if meta["kind"] == "table" else []
         return Citation(n=n, source=meta["source"], title=meta["title"], section=meta["section"],
                         anchor=meta["anchor"], start_line=meta["start_line"], end_line=meta["end_line"],
                         score=round(hit.score, 6), text=self.corpus.texts[hit.row], kind=meta["kind"],
                         origin=meta.get("origin", ""), start_page=meta.get("start_page"),
-                        end_page=meta.get("end_page"), source_name=meta.get("source_name", ""), rows=rows or [])
+                        end_page=meta.get("end_page"), source_name=meta.get("source_name", ""), rows=sorted(rows),
+                        quoted=sorted(quoted))
 
     def _template(self, n: int, row: int) -> Template:
         meta = self.corpus.metas[row]

@@ -11,8 +11,8 @@ import re
 from typing import Any
 
 from bot.answer import Answer
-from bot.compose import fence, md_text, tidy
-from core.text_units import CITATION, Span, sentence_spans
+from bot.compose import fence, md_text
+from core.text_units import CITATION, Span
 
 SLACK_TEXT_LIMIT = 3000  # a section block's text
 SLACK_CODE_LIMIT = 2800  # leaves room for the fence and the truncation note
@@ -68,17 +68,9 @@ def highlight(chunk: str, spans: list[Span]) -> str:
 
 
 def _quoted(answer: Answer, n: int) -> list[Span]:
-    """The spans of [n]'s text that the points citing it quote: the text cut into sentences by the rule
-    ingest stored them with (core.text_units), each matched to a point by the composer's own tidying,
-    so a point highlights exactly its sentence (a paraphrase, from an LLM, highlights nothing)."""
-    citation = answer.citations[n - 1]
-    points = [p[: -len(f" [{n}]")] for p in answer.points if p.endswith(f" [{n}]")]
-    found = []
-    for start, end in sentence_spans(citation.text) if points else []:
-        quoted = tidy(citation.text[start:end])
-        if any(point == quoted or point.endswith(f": {quoted}") for point in points):  # a section label first
-            found.append((start, end))
-    return found
+    """The spans of [n]'s text that the points citing it quote, as the composer recorded them from the
+    spans ingest stored (a paraphrase, from an LLM, quotes nothing and highlights nothing)."""
+    return [(start, end) for start, end in answer.citations[n - 1].quoted]
 
 
 def to_html(answer: Answer, answer_id: str = "a") -> str:

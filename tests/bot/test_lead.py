@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.compose import Composer
+from bot.compose import Composer, tidy
 from bot.corpus import Corpus, Sentence
 from bot.retrieve import Hit, Retrieval
 from core.settings import AnswerSettings
@@ -78,3 +78,17 @@ def test_a_table_row_answers_a_limits_question() -> None:
     # The table chunk starts at line 4 (its header; the fixture's end lines are nominal); Timeout is its third line.
     assert answer.citations[0].rows == [6], "the quoted row's own line"
     assert answer.citations[0].location == "lambda.md:4-5, row at line 6"
+
+
+def test_citations_carry_the_stored_spans_their_points_quote() -> None:
+    """Highlighting is exact: each citation lists where in its text the quoted points are, from the
+    sentence spans stored at ingest (and a table row's own span), not re-found by the renderer."""
+    question = "queues retry failed messages consumers producers"
+    answer = Composer(CORPUS, PERSONA, AnswerSettings()).compose(question, _retrieval(CORPUS, question,
+                                                                                     ["dlq", "overview"]))
+    for citation in answer.citations:
+        quoted = [citation.text[a:b] for a, b in citation.quoted]
+        points = [p.removesuffix(f" [{citation.n}]") for p in answer.points if p.endswith(f" [{citation.n}]")]
+        assert quoted and len(quoted) == len(points), "every point of this source has its span"
+        tidied = [tidy(text) for text in quoted]
+        assert all(any(p == t or p.endswith(f": {t}") for t in tidied) for p in points), "a label may come first"

@@ -74,8 +74,11 @@ def test_the_source_name_is_shown_where_the_location_is() -> None:
 def test_sources_highlight_exactly_the_quoted_sentences() -> None:
     text = ("Retries\n\n- Send failures to SQS. Then alarm on its depth.\n- Use **jitter** for every retry.\n"
             "- Use jitter for every retry, said nobody.")
+    # The composer records the stored spans its points quote (tests/bot/test_lead.py checks that side).
+    first, second = "- Send failures to SQS. Then alarm on its depth.", "- Use **jitter** for every retry."
+    quoted = [(text.index(part), text.index(part) + len(part)) for part in (first, second)]
     citation = Citation(n=1, source="patterns/r.md", title="Retries", section="Retries > Solution",
-                        anchor="solution", start_line=1, end_line=5, score=0.1, text=text)
+                        anchor="solution", start_line=1, end_line=5, score=0.1, text=text, quoted=quoted)
     points = ["Send failures to SQS. Then alarm on its depth. [1]", "Steps: Use jitter for every retry. [1]"]
     answer = Answer(question="q", answer="", abstained=False, citations=[citation], templates=[],
                     disclaimer="d", points=points)
