@@ -151,7 +151,7 @@ class Bot:
             else:
                 rows = [h.row for h in retrieval.hits]
                 answer = with_coverage_note(answer, coverage_gap(state["question"], rows, snapshot.corpus,
-                                                                  verdict.unknown))
+                                                                  verdict.unknown, self.settings.answer))
         if answer is None:
             answer = abstention(state["question"], self.persona, verdict)
         done = time.perf_counter()

@@ -25,10 +25,6 @@ from core.text_units import Span, is_quotable, strip_bold, strip_bullet, strip_c
 from ingest.hostile import addressed_to_assistant
 from ingest.tables import row_spans
 
-NEAR_DUPLICATE = 0.92
-TEMPLATE_MARGIN = 0.1
-FIGURE_TABLE_DEPTH = 3  # a limits question leads with a table among this many first hits...
-FIGURE_ROW_SHARE = 0.4  # ...when one of its rows has this share of the question's words (at least two)
 DIAGRAMS = frozenset({"mermaid", "plantuml", "dot", "graphviz"})
 
 
@@ -151,14 +147,14 @@ class Composer:
         return points + [candidates[i] for i in picked]
 
     def _figure_table(self, retrieval: Retrieval, wanted: set[str]) -> Hit | None:
-        first = [h for h in retrieval.hits if not h.companion][:FIGURE_TABLE_DEPTH]
+        first = [h for h in retrieval.hits if not h.companion][: self.settings.figure_table_depth]
         for hit in first:
             if self.corpus.metas[hit.row]["kind"] != "table" or self._skipped(hit.row):
                 continue
             heading = str(self.corpus.metas[hit.row]["section"]).split(" > ")[-1]
             best = max((len(wanted & term_set(text)) for text in row_sentences(self.corpus.texts[hit.row], heading)),
                        default=0)
-            if best >= max(2, round(FIGURE_ROW_SHARE * len(wanted))):
+            if best >= max(2, round(self.settings.figure_row_share * len(wanted))):
                 return hit
         return None
 
@@ -239,7 +235,7 @@ class Composer:
             if i in picked:
                 continue
             redundancy = float(np.max(vectors[picked] @ vectors[i])) if picked else 0.0
-            if redundancy > NEAR_DUPLICATE:
+            if redundancy > self.settings.near_duplicate:
                 continue
             value = mmr_lambda * candidate.score - (1 - mmr_lambda) * redundancy
             value -= self.settings.same_chunk_penalty * per_chunk.get(candidate.hit.row, 0)
@@ -262,12 +258,13 @@ class Composer:
         def rank(hit: Hit) -> float:
             language = self.corpus.metas[hit.row]["language"]
             similarity = float(self.corpus.vectors[hit.row] @ retrieval.vector)
-            return similarity + 0.3 * (language in hinted) + 0.2 * (self._parent_row(hit.row) in cited_rows)
+            return (similarity + self.settings.template_language_bonus * (language in hinted)
+                    + self.settings.template_cited_bonus * (self._parent_row(hit.row) in cited_rows))
 
         limit = (self.settings.max_templates if wants else 1) - len(chosen)
         ranked = sorted(((rank(h), h) for h in templates), key=lambda pair: pair[0], reverse=True)[:max(0, limit)]
         # A further template only when it is nearly as relevant as the best: fewer, better templates.
-        return chosen + [h for score, h in ranked if score >= ranked[0][0] - TEMPLATE_MARGIN]
+        return chosen + [h for score, h in ranked if score >= ranked[0][0] - self.settings.template_margin]
 
     def _parent_row(self, row: int) -> int | None:
         return self.corpus.row.get(str(self.corpus.metas[row].get("parent_id") or ""))

@@ -25,10 +25,6 @@ from core.settings import RetrieveSettings
 from ingest.embed import Embedder, Vectors
 
 Mode = Literal["hybrid", "dense", "bm25"]
-MIN_SHOULD_MATCH = 0.4
-MAX_PER_SECTION = 2
-MAX_PER_DOCUMENT = 3
-MAX_COMPANIONS = 4
 _WHY = re.compile(r"\bwhy\b", re.I)
 
 
@@ -121,7 +117,7 @@ class HybridRetriever:
         order = np.argsort(-scores)
         # Minimum should-match: a chunk sharing one common word with a long question is noise
         # that would otherwise get a full vote in the fusion.
-        needed = max(1, math.ceil(MIN_SHOULD_MATCH * len(wanted)))
+        needed = max(1, math.ceil(self.settings.min_should_match * len(wanted)))
         ranked = [(int(i), float(scores[i])) for i in order[: n * 4] if scores[i] > 0]
         return [(i, s) for i, s in ranked if filters.accepts(self.corpus.metas[i])
                 and len(wanted & self.corpus.term_sets[i]) >= needed][:n]
@@ -263,7 +259,7 @@ class HybridRetriever:
             meta = self.corpus.metas[hit.row]
             doc = self.corpus.doc_of[hit.row]
             section = (doc, meta["section"])
-            if per_section[section] >= MAX_PER_SECTION or per_doc[doc] >= MAX_PER_DOCUMENT:
+            if per_section[section] >= self.settings.max_per_section or per_doc[doc] >= self.settings.max_per_document:
                 continue
             per_section[section] += 1
             per_doc[doc] += 1
@@ -295,7 +291,7 @@ class HybridRetriever:
             # A README can hold many files' templates: the ones closest to this hit come first.
             related = sorted(self.corpus.children.get(hit.row, []),
                              key=lambda row: -float(self.corpus.vectors[row] @ self.corpus.vectors[hit.row]))
-            related = related[:MAX_COMPANIONS]
+            related = related[: self.settings.max_companions]
             parent = self.corpus.row.get(str(meta.get("parent_id") or ""))
             if meta["kind"] == "template" and parent is not None:
                 related.append(parent)
@@ -306,6 +302,6 @@ class HybridRetriever:
                 if row not in present and filters.accepts(self.corpus.metas[row]):
                     present.add(row)
                     cos = float(self.corpus.vectors[row] @ self.corpus.vectors[hit.row])
-                    out.append(replace(hit, row=row, score=hit.score * 0.9, dense=min(hit.dense, cos),
-                                       companion=True))
+                    out.append(replace(hit, row=row, score=hit.score * self.settings.companion_share,
+                                       dense=min(hit.dense, cos), companion=True))
         return out

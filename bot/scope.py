@@ -23,8 +23,7 @@ _INJECTION = re.compile("|".join(vocabulary().injection), re.I)  # kb/vocabulary
 _NAMED = re.compile(r"(?<![.?!:]\s)(?<!^)(?<![\w-])([A-Z][\w.+-]*[A-Za-z0-9]|[a-z]+[A-Z]\w*|\w+(?:-\w+){2,}"
                     r"|[\w-]+\.(?:toml|ya?ml|json|tf|hcl|ini|cfg|conf)\b)")
 
-
-KEY_TERMS = 2  # the question's two rarest words stand for what it is about
+DEFAULTS = AnswerSettings()  # for callers without settings (tests, the calibration sweep)
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Verdict:
     unknown: tuple[str, ...] = ()  # names in the question that the knowledge base never mentions
 
 
-def unknown_names(question: str, corpus: Corpus) -> list[str]:
+def unknown_names(question: str, corpus: Corpus, settings: AnswerSettings = DEFAULTS) -> list[str]:
     """Names (products, tools, services) in the question that no chunk of the knowledge base contains."""
     if corpus.bm25 is None:
         return []
@@ -46,35 +45,33 @@ def unknown_names(question: str, corpus: Corpus) -> list[str]:
         # not for a word that merely ends it ("aspectj-maven-plugin" is not about plugins).
         parts = terms(name) + terms(name.split("-")[0])
         if parts and not any(p in vocab for p in parts) and name.lower() not in STOPWORDS \
-                and not _inside_identifier(name.lower(), vocab):
+                and not _inside_identifier(name.lower(), vocab, settings.min_inside):
             found.append(name)
     return list(dict.fromkeys(found))
 
 
-MIN_INSIDE = 8  # shorter names inside identifiers are coincidences ("spa" in "workspace")
-
-
-def _inside_identifier(name: str, vocab: dict[str, int]) -> bool:
+def _inside_identifier(name: str, vocab: dict[str, int], min_inside: int) -> bool:
     """A long name the corpus uses only inside a longer identifier: "DocumentClient" in
-    `DynamoDB.DocumentClient` or `DynamoDBDocumentClient`."""
-    return len(name) >= MIN_INSIDE and name.isalnum() and any(name in term for term in vocab)
+    `DynamoDB.DocumentClient` or `DynamoDBDocumentClient` (shorter names inside identifiers are
+    coincidences: "spa" in "workspace")."""
+    return len(name) >= min_inside and name.isalnum() and any(name in term for term in vocab)
 
 
 def is_injection(question: str) -> bool:
     return _INJECTION.search(question) is not None
 
 
-def is_gibberish(question: str, corpus: Corpus) -> bool:
+def is_gibberish(question: str, corpus: Corpus, settings: AnswerSettings = DEFAULTS) -> bool:
     """Most words are neither English function words nor known to the knowledge base."""
     tokens = [w for w in words(question) if len(w) > 1 and not w.isdigit()]
     if not tokens or corpus.bm25 is None:
         return not tokens
     vocab = corpus.bm25.vocab_dict
     known = [w for w in tokens if w in STOPWORDS or stem(w) in vocab]
-    return len(known) / len(tokens) < 0.5
+    return len(known) / len(tokens) < settings.gibberish_share
 
 
-def coverage(question: str, retrieval: Retrieval, corpus: Corpus, top: int = 3) -> float:
+def coverage(question: str, retrieval: Retrieval, corpus: Corpus, top: int = DEFAULTS.coverage_depth) -> float:
     """Share of the question's content terms that appear in the top retrieved chunks. (Counting only
     the words the corpus knows was tried: it let near-domain questions through.)"""
     wanted = term_set(question)
@@ -91,10 +88,10 @@ def judge(question: str, retrieval: Retrieval, corpus: Corpus, settings: AnswerS
         return Verdict(False, "instruction override attempt")
     if not retrieval.hits:
         return Verdict(False, "nothing retrieved")
-    if is_gibberish(question, corpus):
+    if is_gibberish(question, corpus, settings):
         return Verdict(False, "unrecognised words")
     score = evidence(question, retrieval, corpus, settings)
-    unknown = tuple(unknown_names(question, corpus))
+    unknown = tuple(unknown_names(question, corpus, settings))
     if unknown and score < settings.unknown_name_evidence:
         return Verdict(False, f"the knowledge base does not mention {', '.join(unknown)}", score, unknown)
     if score >= settings.min_evidence:
@@ -108,10 +105,11 @@ def evidence(question: str, retrieval: Retrieval, corpus: Corpus, settings: Answ
         return 0.0
     dense = max(0.0, max(h.dense for h in retrieval.hits[:3]))
     weight = settings.dense_weight
-    return weight * dense + (1 - weight) * coverage(question, retrieval, corpus)
+    return weight * dense + (1 - weight) * coverage(question, retrieval, corpus, settings.coverage_depth)
 
 
-def coverage_gap(question: str, evidence_rows: Sequence[int], corpus: Corpus, unknown: tuple[str, ...]) -> str:
+def coverage_gap(question: str, evidence_rows: Sequence[int], corpus: Corpus, unknown: tuple[str, ...],
+                 settings: AnswerSettings = DEFAULTS) -> str:
     """What the answer cannot cover, said plainly: names the knowledge base never mentions, or the
     question's key concept when no retrieved chunk (cited ones included) mentions it. The key
     concept is one of the question's two rarest topic words (words the corpus uses in document titles
@@ -122,7 +120,7 @@ def coverage_gap(question: str, evidence_rows: Sequence[int], corpus: Corpus, un
     found = set().union(*(corpus.term_sets[row] for row in evidence_rows))
     asked = term_set(question)
     topical = {t for t in asked if t in corpus.topic_terms and t.isalpha() and len(t) > 3}
-    missing = [t for t in corpus.key_terms(topical, KEY_TERMS) if t not in found]
+    missing = [t for t in corpus.key_terms(topical, settings.key_terms) if t not in found]
     named = set(words(question))
     missing += [p for p in PROVIDERS if p in named and stem(p) not in found]
     if not missing:

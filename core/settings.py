@@ -83,6 +83,13 @@ class RetrieveSettings(BaseModel):
                                 "document's")
     section_siblings: int = Field(1, ge=0, le=6, description="other parts of a retrieved section that ingest split "
                                   "come along as companions (a section's figures may sit in the part not retrieved)")
+    min_should_match: float = Field(0.4, ge=0, le=1, description="BM25 keeps a chunk only when it has this share "
+                                    "of the question's terms (one term at least)")
+    max_per_section: int = Field(2, ge=1, le=20, description="hits from one section, so one section cannot fill k")
+    max_per_document: int = Field(3, ge=1, le=50, description="hits from one document")
+    max_companions: int = Field(4, ge=0, le=20, description="templates a prose hit brings along (the closest first)")
+    companion_share: float = Field(0.9, ge=0, le=1, description="a companion's score as a share of the hit that "
+                                   "brought it: right after it in evidence order")
     doc_expand: int = Field(3, ge=0, le=20, description="top documents whose best chunk joins the candidates")
     title_weight: float = Field(3.0, ge=0, le=10, description="a title word says what the whole document is about")
     tags_weight: float = Field(2.0, ge=0, le=10, description="tags are chosen words for the topic")
@@ -110,6 +117,24 @@ class AnswerSettings(BaseModel):
                                  "(0.30 on the calibration halves, once the answering section ranked first)")
     role_bonus: float = Field(0.1, ge=0, le=2, description="a section in the role the question wants (steps, "
                                                             "trade-offs, cause, figures) answers it better")
+    near_duplicate: float = Field(0.92, ge=0, le=1, description="a point this similar to one already chosen "
+                                  "repeats it and is skipped")
+    template_margin: float = Field(0.1, ge=0, le=1, description="a further template only when it scores within "
+                                   "this of the best: fewer, better templates")
+    template_language_bonus: float = Field(0.3, ge=0, le=2, description="a template in the language the question "
+                                           "names ('SAM' means YAML) ranks above one that is not")
+    template_cited_bonus: float = Field(0.2, ge=0, le=2, description="a template of a section the answer cites")
+    figure_table_depth: int = Field(3, ge=0, le=20, description="a limits or cost question leads with a table among "
+                                    "this many first hits...")
+    figure_row_share: float = Field(0.4, ge=0, le=1, description="...when one of its rows has this share of the "
+                                    "question's words (two at least)")
+    coverage_depth: int = Field(3, ge=1, le=20, description="hits whose words count as covering the question")
+    gibberish_share: float = Field(0.5, ge=0, le=1, description="below this share of known words a question is "
+                                   "gibberish and is not answered")
+    key_terms: int = Field(2, ge=1, le=10, description="the question's rarest topic words stand for what it is "
+                           "about (a note says when no cited source has them)")
+    min_inside: int = Field(8, ge=1, le=64, description="a name the corpus has only inside a longer identifier "
+                            "counts as known from this length ('spa' in 'workspace' does not)")
     mmr_lambda: float = Field(0.75, ge=0, le=1, description="relevance against redundancy when picking points")
     same_chunk_penalty: float = Field(0.05, ge=0, le=1, description="spread points over sections")
     stop_ratio: float = Field(0.6, ge=0, le=1, description="after min_points, stop below this share of the best "
@@ -142,6 +167,9 @@ class IngestSettings(BaseModel):
 class LLMSettings(BaseModel):
     model: str = Field("", description="KB_LLM=provider:model enables the optional LLM answerer")
     timeout: float = Field(30.0, gt=0, description="seconds before the extractive answer is shown instead")
+    max_sources: int = Field(6, ge=1, le=20, description="retrieved sections (not templates) the model sees")
+    support: float = Field(0.5, ge=0, le=1, description="a claim is kept when its cited section supports it this "
+                           "much: content-word recall or cosine, whichever is larger (calibrated on the evals)")
 
 
 class ServeSettings(BaseModel):
