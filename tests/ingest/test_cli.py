@@ -1,4 +1,5 @@
-"""The `kb` command as a user runs it: real processes, exit codes, JSON output."""
+"""The `kb` command as a user runs it, in a real process: ingest and stats end to end, exit codes, JSON
+output. Usage and environment errors are tested in-process (tests/app/test_cli.py)."""
 
 from __future__ import annotations
 
@@ -28,27 +29,6 @@ def test_missing_source_folder_exits_2_with_one_line(tmp_path: Path) -> None:
     result = kb("ingest", "--source", str(tmp_path / "nope"), "--index", str(tmp_path / "idx"))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
-
-
-@pytest.mark.parametrize(("args", "env", "expected"), [
-    (["ask", "--k", "0", "hi"], {}, "Invalid value for '--k'"),
-    (["ask", "--bogus", "hi"], {}, "No such option: --bogus"),
-    (["serve", "--port", "abc"], {}, "Invalid value for '--port'"),
-    (["stats"], {"KB_PORT": "abc"}, "KB_PORT='abc'"),
-    (["stats", "--index", "Makefile"], {}, "--index Makefile is a file"),
-    (["ask", "--batch", "no-such-file.txt"], {}, "cannot read --batch no-such-file.txt"),
-])
-def test_usage_and_environment_errors_are_one_line_exit_2(args: list[str], env: dict[str, str],
-                                                          expected: str) -> None:
-    result = kb(*args, env=env)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().count("\n") == 0 and expected in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_kb_debug_shows_the_traceback() -> None:
-    result = kb("stats", env={"KB_PORT": "abc", "KB_DEBUG": "1"})
-    assert result.returncode != 0 and "Traceback" in result.stderr
 
 
 @pytest.mark.integration
