@@ -74,12 +74,12 @@ def load_snapshot(settings: Settings, embedder: Embedder, persona: Persona) -> S
             return _snapshot(peeked[1], corpus, settings, embedder, persona)
     store = IndexStore.open(settings, embedder.name)
     try:
-        head = store.head()
-        keyed = store.head_key() if settings.chroma_url else None
-        if keyed is not None and keyed[1].ready:  # another replica may have saved this version already
+        keyed = store.head_key()
+        head = keyed[1] if keyed is not None else IndexHead()
+        if settings.chroma_url and keyed is not None and head.ready:  # another replica may have saved it already
             corpus = load_saved_corpus(_saved(settings, keyed[0]), embedder.name, settings.cache_dir)
             if corpus is not None:
-                return _snapshot(keyed[1], corpus, settings, embedder, persona)
+                return _snapshot(head, corpus, settings, embedder, persona)
         store.check_model()
         corpus = load_corpus(store, settings.cache_dir)
         after = store.head_key() if settings.chroma_url else peek_head(settings)

@@ -171,14 +171,12 @@ class IndexStore:
 
     def head(self) -> IndexHead:
         """The live generation and version; an index built before heads existed is generation 0."""
-        if self.head_name not in self._names():
-            return IndexHead()
-        meta = self.client.get_collection(self.head_name, embedding_function=None).metadata or {}
-        return IndexHead(int(meta.get("generation", 0)), int(meta.get("version", 0)), str(meta.get("state", "ready")))
+        keyed = self.head_key()
+        return keyed[1] if keyed is not None else IndexHead()
 
     def head_key(self) -> tuple[str, IndexHead] | None:
         """The head with a key naming this exact index version, as `peek_head` gives for an embedded
-        index, but asked of the client (a Chroma server has no file to peek at)."""
+        index, but asked of the client (a Chroma server has no file to peek at); None before heads existed."""
         if self.head_name not in self._names():
             return None
         collection = self.client.get_collection(self.head_name, embedding_function=None)
