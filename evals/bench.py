@@ -214,30 +214,41 @@ class Server:
         return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
 
 
-@contextlib.contextmanager
-def kb_server(settings: Settings) -> Iterator[Server]:
-    """`kb serve` in its own process on a free loopback port."""
+def free_port() -> int:
+    """A loopback port nothing listens on (bound and released)."""
     import socket
-    import urllib.request
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[Any], what: str, seconds: float = 120) -> None:
+    """Poll `url` every 0.1 s until it answers; an error naming `what` if the process ends or time runs out."""
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def kb_server(settings: Settings) -> Iterator[Server]:
+    """`kb serve` in its own process on a free loopback port."""
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_INDEX_DIR": str(settings.index_dir), "KB_PORT": str(port),
            "KB_CHROMA_URL": settings.chroma_url}
     server = subprocess.Popen([str(Path(sys.executable).parent / "kb"), "serve"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/health", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("kb serve did not start") from None
-                time.sleep(0.1)
+        wait_until_up(f"{url}/api/health", server, "kb serve")
         yield Server(url, server.pid)
     finally:
         server.terminate()

@@ -11,40 +11,29 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
-from evals.bench import bench_load, kb_server, run_ingest
+from evals.bench import bench_load, free_port, kb_server, run_ingest, wait_until_up
 
 
 @contextlib.contextmanager
 def chroma_server(folder: Path) -> Iterator[str]:
-    """`chroma run` on a free loopback port, stopped on exit."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    """`chroma run` on a free loopback port with its data and log under `folder`, stopped on exit (the
+    test suite's Chroma server too)."""
+    port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "server.log").open("w") as log:
         process = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(folder / "db"),
                                     "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).close()
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"chroma run did not start; see {folder / 'server.log'}") from None
-                    time.sleep(0.2)
+            wait_until_up(f"{url}/api/v2/heartbeat", process, f"chroma run (see {folder / 'server.log'})", 60)
             yield url
         finally:
             process.terminate()
@@ -81,22 +70,3 @@ def print_replicas(result: dict[str, Any]) -> None:
           "replica already spreads its answers over them (onnxruntime and numpy threads), so replicas pay "
           "off with more cores or machines)")
     print(f"replica RSS                {result['rss_mb'][0]:.0f} MB, {result['rss_mb'][1]:.0f} MB")
-
-
-def main() -> None:
-    """`python -m evals.bench_replicas`: this section alone."""
-    import shutil
-    import tempfile
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    work = Path(tempfile.mkdtemp(prefix="kb-bench-replicas-"))
-    try:
-        print_replicas(bench_replicas(Settings(), work))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    main()
-
-

@@ -17,7 +17,8 @@ from typing import Any
 
 from bot.chain import Bot
 from core.settings import Settings
-from tests.conftest import ROOT, fixture_settings, free_port
+from evals.bench import free_port
+from tests.conftest import ROOT, fixture_settings
 from ui.feedback import FeedbackStore
 
 QUESTIONS = ["How many times should a failed message be retried before the DLQ?",

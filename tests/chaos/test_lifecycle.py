@@ -16,10 +16,11 @@ import pytest
 
 from bot.answer import Answer
 from bot.chain import load_bot
+from evals.bench import free_port
 from ingest.pipeline import ingest
 from tests.chaos.conftest import Clients, ask, hashing_settings, health, serving, wait_for
 from tests.chaos.serve_hashing import SlowAnswerer
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT
 from tests.fakes import HashingEmbedder
 from ui.feedback import FeedbackStore
 

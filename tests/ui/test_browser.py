@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.chain import Bot
-from tests.conftest import ROOT, free_port
+from evals.bench import free_port
+from tests.conftest import ROOT
 from ui.feedback import FeedbackStore
 
 pytestmark = pytest.mark.integration

@@ -363,7 +363,7 @@ def test_question_text_turns_slack_markup_into_plain_text() -> None:
 
 def test_events_are_acked_even_when_slack_cannot_be_reached(fixture_bot: Bot, tmp_path: Path) -> None:
     """No auth.test (or any Slack call) on the request path: with no route to Slack the ack is still 200."""
-    from tests.conftest import free_port
+    from evals.bench import free_port
 
     nowhere = WebClient(token="xoxb-test", base_url=f"http://127.0.0.1:{free_port()}/api/", timeout=1)
     settings = fixture_bot.settings.model_copy(update={"slack": SlackSettings(bot_token="xoxb-test",
