@@ -56,7 +56,8 @@ def _cite_links(text: str, answer_id: str) -> str:
 
 
 def highlight(chunk: str, spans: list[Span]) -> str:
-    """The chunk, escaped, with the spans the answer quoted wrapped in <mark>."""
+    """The chunk, escaped, with the spans the answer quoted wrapped in <mark>: Citation.quoted, which
+    the composer records from the spans ingest stored (an LLM's paraphrase quotes nothing)."""
     parts, cursor = [], 0
     for start, end in sorted(set(spans)):
         if start < cursor:  # overlapping spans cannot be nested marks
@@ -65,12 +66,6 @@ def highlight(chunk: str, spans: list[Span]) -> str:
         cursor = end
     parts.append(html.escape(chunk[cursor:]))
     return "".join(parts)
-
-
-def _quoted(answer: Answer, n: int) -> list[Span]:
-    """The spans of [n]'s text that the points citing it quote, as the composer recorded them from the
-    spans ingest stored (a paraphrase, from an LLM, quotes nothing and highlights nothing)."""
-    return [(start, end) for start, end in answer.citations[n - 1].quoted]
 
 
 def to_html(answer: Answer, answer_id: str = "a") -> str:
@@ -106,7 +101,7 @@ def sources_html(answer: Answer, answer_id: str = "a") -> str:
             f'<details class="kb-source" id="kb-src-{answer_id}-{citation.n}">'
             f'<summary>{citation.n}. {html.escape(citation.label)} '
             f'<span class="kb-loc">({html.escape(citation.where)})</span></summary>'
-            f'<pre class="kb-chunk">{highlight(citation.text, _quoted(answer, citation.n))}</pre></details>')
+            f'<pre class="kb-chunk">{highlight(citation.text, citation.quoted)}</pre></details>')
     return f'<div class="kb-sources"><h4>Sources</h4>{"".join(items)}</div>'
 
 

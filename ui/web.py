@@ -77,7 +77,7 @@ def _templates(bot: Bot, provider: str, language: str) -> list[tuple[str, str]]:
 
 def build_web(bot: Bot, feedback: FeedbackStore) -> gr.Blocks:
     persona = bot.persona
-    examples = list(persona.data.example_questions) if persona else []
+    examples = list(persona.data.example_questions)
     languages = sorted({m["language"] for m in bot.corpus.metas if m["kind"] == "template"})
 
     def respond(message: str, chat: list[dict[str, Any]], provider: str, source: str,
