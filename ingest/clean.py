@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from core.errors import RulesError
 from ingest.markdown import Section
@@ -54,12 +54,12 @@ class RuleSet(BaseModel):
     files: list[str] = Field(default_factory=list, description="globs of whole files that are not knowledge, "
                              "relative to the folder of the rules file: they apply to that source only")
     rules: list[Rule] = Field(default_factory=list)
-    home: Path | None = Field(None, exclude=True)  # the folder the rules file lives in
+    _home: Path | None = PrivateAttr(None)  # the folder the rules file lives in (not a key of the file)
 
     def covers(self, root: Path) -> bool:
         """`files:` describe the knowledge base's own folder (its README is about the knowledge base);
         another source's README.md is that source's knowledge."""
-        return self.home is not None and _same_folder(root, self.home)
+        return self._home is not None and _same_folder(root, self._home)
 
     def excludes_file(self, source: str) -> bool:
         return any(fnmatch.fnmatch(source, pattern) for pattern in self.files)
@@ -78,7 +78,8 @@ def load_rules(path: Path) -> RuleSet:
         return RuleSet()
     try:
         rules = RuleSet.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-        return rules.model_copy(update={"home": path.parent})
+        rules._home = path.parent
+        return rules
     except yaml.YAMLError as exc:
         raise RulesError(f"{path}: not valid YAML: {exc}") from None
     except ValidationError as exc:
