@@ -273,9 +273,9 @@ class Composer:
         """Where in the chunk's text the quoted points come from: the spans ingest stored for its
         sentences, or a table row's own span, so a renderer highlights exactly what was quoted."""
         wanted = set(texts)
-        meta = self.corpus.metas[row]
         if not wanted:
             return []
+        meta = self.corpus.metas[row]
         if meta["kind"] == "table":
             table = self.corpus.texts[row]
             spans = row_spans(table)
@@ -285,15 +285,15 @@ class Composer:
         return [(s.start, s.end) for s in (self.corpus.sentences[i] for i in self.corpus.by_chunk.get(row, []))
                 if tidy(s.text) in wanted]
 
-    def _citation(self, n: int, hit: Hit, texts: list[str] | None = None) -> Citation:
+    def _citation(self, n: int, hit: Hit, texts: list[str]) -> Citation:
         meta = self.corpus.metas[hit.row]
-        quoted = self._quoted_spans(hit.row, texts or [])
+        quoted = self._quoted_spans(hit.row, texts)
         text = self.corpus.texts[hit.row]
         # A quoted table row is cited with its own line as well as the table's.
         rows = [meta["start_line"] + text[:start].count("\n") for start, _ in quoted] if meta["kind"] == "table" else []
         return Citation(n=n, source=meta["source"], title=meta["title"], section=meta["section"],
                         anchor=meta["anchor"], start_line=meta["start_line"], end_line=meta["end_line"],
-                        score=round(hit.score, 6), text=self.corpus.texts[hit.row], kind=meta["kind"],
+                        score=round(hit.score, 6), text=text, kind=meta["kind"],
                         origin=meta.get("origin", ""), start_page=meta.get("start_page"),
                         end_page=meta.get("end_page"), source_name=meta.get("source_name", ""), rows=sorted(rows),
                         quoted=sorted(quoted))

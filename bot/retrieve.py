@@ -179,8 +179,7 @@ class HybridRetriever:
                 extra.append(max(rows, key=lambda r: float(self.corpus.vectors[r] @ vector)))
         return extra
 
-    def _rerank(self, hits: list[Hit], wanted: set[str], vector: Vectors, why: bool,
-                topic: int | None = None) -> list[Hit]:
+    def _rerank(self, hits: list[Hit], wanted: set[str], vector: Vectors, why: bool, topic: int | None) -> list[Hit]:
         """Reorder the first few hits by their best single answer unit: a chunk whose one sentence
         answers the question beats a chunk that is broadly about it. Templates and tables, which have
         no sentences, use their whole vector. A background section (the problem statement, when a
@@ -279,7 +278,7 @@ class HybridRetriever:
         rows = [r for r in self.corpus.doc_rows[self.corpus.doc_of[row]] if r != row
                 and self.corpus.metas[r]["section"] == meta["section"] and self.corpus.metas[r]["kind"] != "template"]
         # The parts next to it first: a section continues around the part retrieved.
-        rows.sort(key=lambda r: abs(int(self.corpus.metas[r]["start_line"]) - int(meta["start_line"])))
+        rows.sort(key=lambda r: abs(self.corpus.metas[r]["start_line"] - meta["start_line"]))
         return rows[: self.settings.section_siblings]
 
     def _with_companions(self, hits: list[Hit], filters: Filters) -> list[Hit]:
