@@ -50,6 +50,13 @@ def unknown_names(question: str, corpus: Corpus, settings: AnswerSettings = DEFA
     return list(dict.fromkeys(found))
 
 
+def is_context(name: str, question: str) -> bool:
+    """The name is the asker's setting, not what they ask about ("our SPA", "(ASL)", "New York
+    time"): patterns from kb/vocabulary.yaml."""
+    return any(re.search(pattern.replace("NAME", re.escape(name)), question, re.I)
+               for pattern in vocabulary().context_names)
+
+
 def _inside_identifier(name: str, vocab: dict[str, int], min_inside: int) -> bool:
     """A long name the corpus uses only inside a longer identifier: "DocumentClient" in
     `DynamoDB.DocumentClient` or `DynamoDBDocumentClient` (shorter names inside identifiers are
@@ -92,8 +99,11 @@ def judge(question: str, retrieval: Retrieval, corpus: Corpus, settings: AnswerS
         return Verdict(False, "unrecognised words")
     score = evidence(question, retrieval, corpus, settings)
     unknown = tuple(unknown_names(question, corpus, settings))
-    if unknown and score < settings.unknown_name_evidence:
-        return Verdict(False, f"the knowledge base does not mention {', '.join(unknown)}", score, unknown)
+    # Only a name the question is about makes weak evidence an abstention; the answer still says
+    # that the other names are not covered.
+    subject = [name for name in unknown if not is_context(name, question)]
+    if subject and score < settings.unknown_name_evidence:
+        return Verdict(False, f"the knowledge base does not mention {', '.join(subject)}", score, unknown)
     if score >= settings.min_evidence:
         return Verdict(True, "", score, unknown)
     return Verdict(False, "weak evidence", score, unknown)

@@ -56,10 +56,20 @@ class Vocabulary(BaseModel):
     code_intent: list[str]
     language_hints: dict[str, list[str]]
     injection: list[str]
+    context_names: list[str]  # regular expressions with NAME where the name goes
     stopwords: list[str]
     abstention: Abstention
 
     _check_intent = field_validator("code_intent", "injection")(_patterns)
+
+    @field_validator("context_names")
+    @classmethod
+    def _name_patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if "NAME" not in pattern:
+                raise ValueError(f"{pattern!r} must contain NAME, where the name goes")
+            _patterns([pattern.replace("NAME", "name")])
+        return value
 
     @field_validator("providers")
     @classmethod

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.answer import Answer, Citation
 from bot.corpus import bm25_index
-from bot.scope import coverage_gap, unknown_names, with_coverage_note
+from bot.scope import coverage_gap, is_context, unknown_names, with_coverage_note
 from tests.bot.test_lead import CORPUS
 
 
@@ -39,6 +39,16 @@ def test_a_name_used_inside_an_identifier_is_known(tmp_path: Path) -> None:
     _with_bm25(tmp_path)
     assert unknown_names("Where does the ReceiveCount come from?", CORPUS) == [], "inside maxReceiveCount"
     assert unknown_names("Is Receive enough?", CORPUS) == ["Receive"], "too short to count inside a word"
+
+
+def test_a_name_that_sets_the_scene_is_not_what_is_asked() -> None:
+    assert is_context("SPA", "right now our SPA sends the tenant id; where should the function read it?")
+    assert is_context("React", "My React app gets a CORS error"), "the asker's own system"
+    assert is_context("ASL", "write the state machine definition (ASL) for our order flow"), "an abbreviation"
+    assert is_context("York", "run it every night at 2am New York time"), "a place naming a time zone"
+    assert not is_context("Middy", "How do I register the Logger as a Middy middleware?")
+    assert not is_context("wrangler.toml", "what goes in wrangler.toml to add a cron trigger?")
+    assert not is_context("SPA", "how do I host a SPA?")
 
 
 def test_a_file_name_is_a_name(tmp_path: Path) -> None:

@@ -32,6 +32,8 @@ def _variant(tmp_path: Path, change: dict[str, object]) -> Path:
     ({"code_intent": ["templates?", "(unclosed"]}, "code_intent: Value error, '(unclosed' is not a regular expression"),
     ({"stopwords": ["a", "the", "a"]}, "stopwords: Value error, listed twice: a"),
     ({"providers": {"aws": {"label": "AWS", "terms": ["aws"]}}}, "providers: Value error, providers must be exactly"),
+    ({"context_names": ["our NAME", "our spa"]}, "context_names: Value error, 'our spa' must contain NAME"),
+    ({"context_names": ["(NAME"]}, "context_names: Value error, '(name' is not a regular expression"),
     ({"stopwords": ["a", False]}, "stopwords.1: Input should be a valid string"),
 ])
 def test_a_bad_entry_is_named(tmp_path: Path, change: dict[str, object], message: str) -> None:
