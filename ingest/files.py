@@ -1,11 +1,13 @@
 """Folders that other processes read while this one writes: filled beside, then renamed into place.
 
-A reader sees either no folder or a complete one, never half of one. Two processes writing the
-same folder at once both finish; the second rename fails and its copy is dropped.
+A reader sees either no folder or a complete one, never half of one. A folder already there is
+replaced (it is written again only because a reader could not use it: an older format, other term
+rules); a process that has its files open keeps reading them until it closes them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -26,10 +28,26 @@ def write_folder(folder: Path, write: Callable[[Path], None], stale: str = "") -
     partial = Path(tempfile.mkdtemp(prefix=f"{folder.name}.partial-", dir=folder.parent))
     try:
         write(partial)
-        try:
-            os.replace(partial, folder)
-        except OSError:  # another process finished the same folder first
-            shutil.rmtree(partial, ignore_errors=True)
+        _replace(partial, folder)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+
+
+def _replace(partial: Path, folder: Path) -> None:
+    """Rename `partial` to `folder`; a folder there (which a rename cannot overwrite) is moved aside
+    first and dropped. Keeping it would make every later reader fail on it and write again."""
+    try:
+        os.replace(partial, folder)
+        return
+    except OSError:
+        if not folder.exists():
+            raise
+    aside = Path(tempfile.mkdtemp(prefix=f"{folder.name}.old-", dir=folder.parent))
+    with contextlib.suppress(FileNotFoundError):  # another process moved it first
+        os.replace(folder, aside / folder.name)
+    try:
+        os.replace(partial, folder)
+    except OSError:  # another process put its complete copy there meanwhile: as good as ours
+        shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(aside, ignore_errors=True)

@@ -184,3 +184,22 @@ def test_bm25_is_loaded_memory_mapped(corpora: tuple[Settings, Corpus, Corpus, C
     settings, _, read, _ = corpora
     index = bm25_index(read, settings.cache_dir)
     assert index is not None and isinstance(index.scores["data"], np.memmap)
+
+
+def test_an_unusable_snapshot_of_this_version_is_written_again(tmp_path: Path) -> None:
+    """Saved by an older release (other term rules): read once from Chroma, then replaced, so the
+    next process maps it instead of reading Chroma every time."""
+    settings = hashing_settings(tmp_path)
+    ingest(settings, HashingEmbedder())
+    persona = load_persona(settings.persona)
+    load_snapshot(settings, HashingEmbedder(), persona)
+    peeked = peek_head(settings)
+    assert peeked is not None
+    folder = settings.cache_dir / f"snapshot-{peeked[0]}-f{SNAPSHOT_FORMAT}"
+    saved = json.loads((folder / "corpus.json").read_text())
+    (folder / "corpus.json").write_text(json.dumps({**saved, "terms": "older"}))
+    assert load_saved_corpus(folder, "test:hashing", settings.cache_dir) is None
+    again = load_snapshot(settings, HashingEmbedder(), persona)
+    assert _mapped(again.corpus.vectors)
+    assert json.loads((folder / "corpus.json").read_text())["terms"] != "older"
+    assert [p.name for p in settings.cache_dir.glob("snapshot-*")] == [folder.name], "nothing left beside it"
