@@ -138,7 +138,8 @@ class HybridRetriever:
             fused = self._topic_first(fused, topic)
         if mode == "hybrid" and self.settings.rerank_depth > 1:
             fused = self._rerank(fused, set(wanted), vector, _WHY.search(query) is not None, topic)
-        return Retrieval(query, vector, self._with_companions(self._diversify(fused, k), filters))
+        hits = self._with_companions(self._diversify(fused, k), filters)
+        return Retrieval(query, vector, hits + self._document_sections(hits, vector, filters))
 
     def _document_ranking(self, wanted: list[str], filters: Filters) -> list[tuple[int, float]]:
         """Documents ranked by their fields (title, tags, summary, headings), best first, with their
@@ -280,6 +281,25 @@ class HybridRetriever:
         # The parts next to it first: a section continues around the part retrieved.
         rows.sort(key=lambda r: abs(self.corpus.metas[r]["start_line"] - meta["start_line"]))
         return rows[: self.settings.section_siblings]
+
+    def _document_sections(self, hits: list[Hit], vector: Vectors, filters: Filters) -> list[Hit]:
+        """The closest sections (by meaning) of the first documents that the caps on sections per
+        document left out, as low-scored companions of the document's first hit. Templates come
+        with their prose sections instead."""
+        present = {h.row for h in hits}
+        first: dict[int, Hit] = {}
+        for hit in hits:
+            if not hit.companion:
+                first.setdefault(self.corpus.doc_of[hit.row], hit)
+        extra = []
+        for doc, hit in list(first.items())[: self.settings.section_documents]:
+            rows = [r for r in self.corpus.doc_rows[doc] if r not in present
+                    and self.corpus.metas[r]["kind"] != "template" and filters.accepts(self.corpus.metas[r])]
+            closeness = {r: float(self.corpus.vectors[r] @ vector) for r in rows}
+            for row in sorted(rows, key=lambda r: -closeness[r])[: self.settings.sections_per_document]:
+                extra.append(replace(hit, row=row, score=hit.score * self.settings.section_share,
+                                     dense=closeness[row], companion=True))
+        return extra
 
     def _with_companions(self, hits: list[Hit], filters: Filters) -> list[Hit]:
         """A prose section brings its templates; a template brings its section's prose."""

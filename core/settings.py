@@ -90,6 +90,13 @@ class RetrieveSettings(BaseModel):
     max_companions: int = Field(4, ge=0, le=20, description="templates a prose hit brings along (the closest first)")
     companion_share: float = Field(0.9, ge=0, le=1, description="a companion's score as a share of the hit that "
                                    "brought it: right after it in evidence order")
+    section_documents: int = Field(3, ge=0, le=10, description="the first documents among the hits whose best "
+                                   "other sections come along as companions: the per-document cap may have left "
+                                   "out the section that answers (calibrated: answer hit@5 up on all three corpora)")
+    sections_per_document: int = Field(2, ge=0, le=10, description="...how many of them, closest to the question "
+                                       "first")
+    section_share: float = Field(0.35, ge=0, le=1, description="...and their score as a share of the document's "
+                                 "first hit: low, so a point from them must earn its place by its own words")
     doc_expand: int = Field(3, ge=0, le=20, description="top documents whose best chunk joins the candidates")
     title_weight: float = Field(3.0, ge=0, le=10, description="a title word says what the whole document is about")
     tags_weight: float = Field(2.0, ge=0, le=10, description="tags are chosen words for the topic")

@@ -146,3 +146,27 @@ def test_a_split_section_brings_its_other_part(settings: Settings, embedder: Has
     hits = retriever.search("how do consumers poll and scale with backlog depth", 1).hits
     assert hits[0].row != priced
     assert priced in {h.row for h in hits if h.companion}
+
+
+def test_a_document_brings_its_closest_section_that_the_caps_left_out(settings: Settings,
+                                                                      embedder: HashingEmbedder) -> None:
+    """One hit per document: the queue document's section on message groups (how the order is kept)
+    still comes along, as a low-scored companion after every ranked hit, so its sentence can be a point."""
+    (settings.sources[0] / "queues.md").write_text(
+        "# FIFO queues\n\n## Ordering\n\nA FIFO queue keeps messages in order for each customer.\n\n"
+        "## Message groups\n\nMessages of one customer share a message group id; different customers "
+        "are processed in parallel.\n\n## Billing\n\nA FIFO queue bills each request.\n")
+    (settings.sources[0] / "topics.md").write_text(
+        "# Topics\n\n## Fan-out\n\nA topic copies each message to every subscribed queue in parallel.\n")
+    ingest(settings, embedder)
+    bot = load_bot(settings.model_copy(update={"retrieve": settings.retrieve.model_copy(
+        update={"max_per_document": 1, "k": 2})}), embedder)
+    corpus = bot.corpus
+    question = "How does a FIFO queue keep the messages of each customer in order?"
+    hits = bot.retriever.search(question).hits
+    sections = [(corpus.metas[h.row]["section"], h.companion) for h in hits]
+    assert ("FIFO queues > Message groups", False) not in sections, "the cap must leave it out, or this means nothing"
+    extra = [h for h in hits if h.companion and corpus.metas[h.row]["section"] == "FIFO queues > Message groups"]
+    assert extra and extra[0].score < min(h.score for h in hits if not h.companion)
+    off = bot.retriever.settings.model_copy(update={"section_documents": 0})
+    assert not any(h.companion for h in HybridRetriever(corpus, embedder, off).search(question).hits)
