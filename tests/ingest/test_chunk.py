@@ -122,3 +122,19 @@ def test_language_detection(code: str, language: str) -> None:
 def test_providers_and_slugs() -> None:
     assert providers_in("Use DynamoDB or Cosmos DB; Cloud Run too") == ("aws", "gcp", "azure")
     assert slug("When to use / when not to") == "when-to-use--when-not-to"
+
+
+def test_each_text_is_tokenized_once_per_section() -> None:
+    """Fitting and packing (and splitting a run-on sentence by words) ask for the same counts."""
+    seen: list[str] = []
+
+    def counting(texts: list[str]) -> list[int]:
+        seen.extend(texts)
+        return HashingEmbedder().count_tokens(texts)
+
+    doc = _doc("huge-section.md")
+    chunks = Chunker(counting, LIMITS).chunk(doc, parse_sections(doc.body))
+    assert chunks == Chunker(HashingEmbedder().count_tokens, LIMITS).chunk(doc, parse_sections(doc.body))
+    run_on = Document("run-on.md", DOCS, "Run on", "other", "# Run on\n\n" + "word " * 300)
+    Chunker(counting, LIMITS).chunk(run_on, parse_sections(run_on.body))
+    assert len(seen) == len(set(seen)), "a text was tokenized twice"
