@@ -132,11 +132,12 @@ class Composer:
             return points
         vectors = np.stack([c.vector for c in candidates])
         best = max(c.score for c in candidates)
+        aside = self._off_focus(candidates, self._focus(question, lead))
         per_chunk: dict[int, int] = {}
         for i in picked:
             per_chunk[candidates[i].hit.row] = per_chunk.get(candidates[i].hit.row, 0) + 1
         while len(picked) + len(points) < self.settings.max_points:
-            choice, _ = self._next(candidates, vectors, picked, per_chunk, self.settings.mmr_lambda)
+            choice, _ = self._next(candidates, vectors, picked, per_chunk, self.settings.mmr_lambda, aside)
             if choice is None:
                 break
             enough = len(picked) + len(points) >= self.settings.min_points
@@ -145,6 +146,26 @@ class Composer:
             picked.append(choice)
             per_chunk[candidates[choice].hit.row] = per_chunk.get(candidates[choice].hit.row, 0) + 1
         return points + [candidates[i] for i in picked]
+
+    def _focus(self, question: str, lead: Hit | None) -> set[str]:
+        """The question's rarest topic words (words of document titles and tags) that the lead's chunk
+        contains: what the answer is about. Empty when the lead does not name them either."""
+        count = self.settings.focus_terms
+        if lead is None or count == 0:
+            return set()
+        asked = self.corpus.topical(term_set(question))
+        return {t for t in self.corpus.key_terms(asked, count) if t in self.corpus.term_sets[lead.row]}
+
+    def _off_focus(self, candidates: list[Point], focus: set[str]) -> set[int]:
+        """The candidates from documents that never name what the question is about: not points."""
+        if not focus:
+            return set()
+        named: dict[int, bool] = {}
+        for candidate in candidates:
+            doc = self.corpus.doc_of[candidate.hit.row]
+            if doc not in named:
+                named[doc] = any(focus & self.corpus.term_sets[row] for row in self.corpus.doc_rows[doc])
+        return {i for i, c in enumerate(candidates) if not named[self.corpus.doc_of[c.hit.row]]}
 
     def _figure_table(self, retrieval: Retrieval, wanted: set[str]) -> Hit | None:
         first = [h for h in retrieval.hits if not h.companion][: self.settings.figure_table_depth]
@@ -229,10 +250,10 @@ class Composer:
                 + weights.role_bonus * shape_bonus(shape, text))
 
     def _next(self, candidates: list[Point], vectors: np.ndarray, picked: list[int],
-              per_chunk: dict[int, int], mmr_lambda: float) -> tuple[int | None, float]:
+              per_chunk: dict[int, int], mmr_lambda: float, aside: set[int]) -> tuple[int | None, float]:
         best_index, best_value = None, -1e9
         for i, candidate in enumerate(candidates):
-            if i in picked:
+            if i in picked or i in aside:
                 continue
             redundancy = float(np.max(vectors[picked] @ vectors[i])) if picked else 0.0
             if redundancy > self.settings.near_duplicate:

@@ -176,6 +176,10 @@ class Corpus:
                 linked[i] = readmes[(name, folder)][0]
         return linked
 
+    def topical(self, asked: set[str]) -> set[str]:
+        """The terms that name topics (words of document titles and tags), not short codes or numbers."""
+        return {t for t in asked if t in self.topic_terms and t.isalpha() and len(t) > 3}
+
     def key_terms(self, terms_: set[str], count: int = 1) -> list[str]:
         """The rarest of these terms that the corpus knows, rarest first."""
         return rarest(terms_, self.idf, count)

@@ -129,8 +129,7 @@ def coverage_gap(question: str, evidence_rows: Sequence[int], corpus: Corpus, un
                 "these points are the closest material it has.")
     found = set().union(*(corpus.term_sets[row] for row in evidence_rows))
     asked = term_set(question)
-    topical = {t for t in asked if t in corpus.topic_terms and t.isalpha() and len(t) > 3}
-    missing = [t for t in corpus.key_terms(topical, settings.key_terms) if t not in found]
+    missing = [t for t in corpus.key_terms(corpus.topical(asked), settings.key_terms) if t not in found]
     named = set(words(question))
     missing += [p for p in PROVIDERS if p in named and stem(p) not in found]
     if not missing:

@@ -92,3 +92,20 @@ def test_citations_carry_the_stored_spans_their_points_quote() -> None:
         assert quoted and len(quoted) == len(points), "every point of this source has its span"
         tidied = [tidy(text) for text in quoted]
         assert all(any(p == t or p.endswith(f": {t}") for t in tidied) for p in points), "a label may come first"
+
+
+def test_no_padding_from_a_document_that_never_names_what_was_asked() -> None:
+    corpus = _corpus([
+        ("tenants", "prose", "Tenants > Solution", "Read the tenant id from the verified token claims. "
+                                                   "Never trust a tenant id sent in the request body."),
+        ("fifo", "prose", "Fifo > Solution", "A send to a FIFO queue fails when the request body has no "
+                                             "deduplication id. The request is retried by the sender."),
+        ("spoof", "prose", "Tenants > Problem", "A caller can claim another tenant when the body names it."),
+    ])
+    question = "where should the function get the tenant id from instead of the request body?"
+    retrieval = _retrieval(corpus, question, ["tenants", "fifo", "spoof"])
+    padded = Composer(corpus, PERSONA, AnswerSettings(focus_terms=0)).compose(question, retrieval)
+    assert "fifo.md" in {c.source for c in padded.citations}, "without the rule the queue sentence pads the answer"
+    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, retrieval)
+    assert {c.source for c in answer.citations} == {"tenants.md"}
+    assert len(answer.points) >= 2
