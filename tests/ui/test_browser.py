@@ -23,13 +23,18 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 
 @pytest.fixture(scope="module")
 def server(fixture_bot: Bot, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FeedbackStore]]:
+    yield from _serve(fixture_bot, tmp_path_factory, lazy_web=False)
+
+
+def _serve(bot: Bot, tmp_path_factory: pytest.TempPathFactory, lazy_web: bool) -> Iterator[tuple[str, FeedbackStore]]:
     import uvicorn
 
     from ui.server import build_app
 
     store = FeedbackStore(tmp_path_factory.mktemp("web") / "feedback.sqlite3")
     port = free_port()
-    config = uvicorn.Config(build_app(fixture_bot, store), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(build_app(bot, store, lazy_web=lazy_web), host="127.0.0.1", port=port,
+                            log_level="warning")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
@@ -112,3 +117,38 @@ def test_document_markup_stays_inert(page: object) -> None:
 def test_abstention_is_shown_as_such(page: object) -> None:
     text = _ask(page, "What is the best recipe for lasagna?")
     assert "Not in the knowledge base" in text
+
+
+def _status(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_kb_serve_answers_the_api_before_the_web_ui_is_built_then_serves_the_ui(
+        fixture_bot: Bot, tmp_path_factory: pytest.TempPathFactory, page: object) -> None:
+    """`kb serve` mounts the UI when Gradio is ready: the API answers from the start, `/` says it
+    is starting, then the same page works end to end (questions over Gradio's queue)."""
+    serving = _serve(fixture_bot, tmp_path_factory, lazy_web=True)
+    url, _ = next(serving)
+    try:
+        assert _status(f"{url}/api/health")[0] == 200
+        status, body = _status(f"{url}/")
+        assert status == 200 or (status == 503 and "starting" in body)
+        deadline = time.monotonic() + 60
+        while _status(f"{url}/")[0] != 200:
+            assert time.monotonic() < deadline, "the web UI was never mounted"
+            time.sleep(0.2)
+        tab = page.context.new_page()  # type: ignore[attr-defined]  # the module's browser
+        tab.goto(url + "/", wait_until="domcontentloaded")
+        tab.locator("#kb-question textarea").wait_for(timeout=60_000)
+        text = _ask(tab, "How many times should a failed message be retried before the DLQ?")
+        tab.close()
+        assert "[1]" in text and "retry-queues.md" in text
+    finally:
+        serving.close()
