@@ -196,10 +196,22 @@ def import_offenders(settings: Settings, *args: str, top: int = 6) -> list[tuple
     return sorted(found, key=lambda item: -item[1])[:top]
 
 
-def serve_ready(settings: Settings) -> float:
+def serve_ready(settings: Settings) -> tuple[float, float]:
+    """Seconds from starting `kb serve` until /api/health answers, and until the web UI does."""
+    import urllib.error
+    import urllib.request
+
     started = time.perf_counter()
-    with kb_server(settings):
-        return time.perf_counter() - started
+    with kb_server(settings) as server:
+        api = time.perf_counter() - started
+        while True:
+            try:
+                urllib.request.urlopen(f"{server.url}/", timeout=5).close()
+                return api, time.perf_counter() - started
+            except urllib.error.HTTPError as error:  # 503 while the UI is being built
+                if error.code != 503 or time.perf_counter() - started > 120:
+                    raise
+            time.sleep(0.1)
 
 
 @dataclass(frozen=True)
@@ -417,8 +429,9 @@ def main() -> None:
         print(f"`kb ask --json` {large:<11}{bench_cold(big, 'ask', QUESTIONS[0], '--json'):.2f} s   "
               "(target <= 2.5 s)")
         print(f"`kb stats --json` kb/      {bench_cold(kb, 'stats', '--json'):.2f} s")
-        print(f"`kb serve` ready kb/       {serve_ready(kb):.2f} s   (target <= 3 s)")
-        print(f"`kb serve` ready {large:<10}{serve_ready(big):.2f} s")
+        for name, settings in (("kb/", kb), (large, big)):
+            api, web = serve_ready(settings)
+            print(f"`kb serve` ready {name:<10}{api:.2f} s API, {web:.2f} s web UI   (target <= 3 s for the API)")
         offenders = import_offenders(kb, "ask", QUESTIONS[0], "--json")
         print("import offenders (kb ask)  " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in offenders))
         with kb_server(kb) as server:
