@@ -37,6 +37,11 @@ class Point:
     vector: np.ndarray  # for redundancy: the sentence's vector, or its chunk's
 
 
+# "I" speaking: a persona's or an agent prompt's voice ("Before writing ANY function, I check"),
+# not a fact about the system; documentation states facts in the third person.
+_FIRST_PERSON = re.compile(r"(?<![\w`'-])I(?:'m|'ve|'ll|'d)?\s")
+
+
 def tidy(text: str) -> str:
     """Light cleanup of a quoted sentence or bullet; never changes its meaning."""
     text = re.sub(r"^\s*(>\s*)+", "", text)  # a quoted line reads as the line itself
@@ -214,6 +219,8 @@ class Composer:
                 text = tidy(sentence.text)
                 key = " ".join(words(text))
                 if not is_quotable(text) or key in seen:
+                    continue
+                if _FIRST_PERSON.search(text):
                     continue
                 seen.add(key)
                 similarity = float(self.corpus.sentence_vectors[row] @ retrieval.vector)

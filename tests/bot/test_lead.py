@@ -109,3 +109,14 @@ def test_no_padding_from_a_document_that_never_names_what_was_asked() -> None:
     answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, retrieval)
     assert {c.source for c in answer.citations} == {"tenants.md"}
     assert len(answer.points) >= 2
+
+
+def test_a_sentence_in_the_first_person_is_a_voice_not_a_point() -> None:
+    corpus = _corpus([
+        ("voice", "prose", "Queues > Habits", "Before writing any consumer, I check the queue depth alarms. "
+                                              "The queue depth alarm fires when messages wait longer than a minute."),
+    ])
+    question = "when does the queue depth alarm fire for waiting messages?"
+    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["voice"]))
+    assert answer.points and not any(" I check" in point for point in answer.points)
+    assert any("fires when messages wait" in point for point in answer.points)
