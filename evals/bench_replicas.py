@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
-from evals.bench import bench_load, free_port, kb_server, run_ingest, wait_until_up
+from evals.bench import bench_load, free_port, kb_server, run_ingest, wait_for_web, wait_until_up
 
 
 @contextlib.contextmanager
@@ -45,12 +45,14 @@ def bench_replicas(base: Settings, work: Path, clients: int = 16, seconds: float
         settings = base.model_copy(update={"index_dir": work / "replica-index", "chroma_url": url})
         report, _, ingest_s = run_ingest(settings)
         started = time.perf_counter()
-        with kb_server(settings) as first:
-            first_ready = time.perf_counter() - started
+        with kb_server(settings, web=False) as first:
+            first_ready = time.perf_counter() - started  # its API answers: a load balancer may send work
+            wait_for_web(first.url)
             one = bench_load(first.url, clients, seconds)
             started = time.perf_counter()
-            with kb_server(settings) as second:
+            with kb_server(settings, web=False) as second:
                 second_ready = time.perf_counter() - started
+                wait_for_web(second.url)
                 two = bench_load([first.url, second.url], clients, seconds)
                 memory = [first.memory_mb()[0], second.memory_mb()[0]]
     return {"chunks": report["chunks_added"], "ingest_s": ingest_s, "first_ready": first_ready,
