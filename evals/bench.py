@@ -198,33 +198,16 @@ def import_offenders(settings: Settings, *args: str, top: int = 6) -> list[tuple
 
 def serve_ready(settings: Settings) -> tuple[float, float]:
     """Seconds from starting `kb serve` until /api/health answers, and until the web UI does."""
-    started = time.perf_counter()
-    with kb_server(settings, web=False) as server:
-        api = time.perf_counter() - started
-        wait_for_web(server.url)
-        return api, time.perf_counter() - started
-
-
-def wait_for_web(url: str, seconds: float = 120) -> None:
-    """Until `/` answers 200 (503 while `kb serve` is still building the web UI)."""
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/", timeout=5).close()
-            return
-        except urllib.error.HTTPError as error:
-            if error.code != 503 or time.monotonic() > deadline:
-                raise
-        time.sleep(0.1)
+    with kb_server(settings) as server:
+        return server.api_ready, server.web_ready
 
 
 @dataclass(frozen=True)
 class Server:
     url: str
     pid: int
+    api_ready: float  # seconds from its start until /api/health answered
+    web_ready: float  # ...and until the web UI did (`/` is a 503 while Gradio is being built)
 
     def memory_mb(self) -> tuple[float, float]:
         """(resident now, peak resident) of the server process, from /proc."""
@@ -258,9 +241,10 @@ def wait_until_up(url: str, process: subprocess.Popen[Any], what: str, seconds: 
 
 
 @contextlib.contextmanager
-def kb_server(settings: Settings, web: bool = True) -> Iterator[Server]:
-    """`kb serve` in its own process on a free loopback port; with `web`, once its web UI is built
-    too, so a load measures the steady state rather than Gradio's start."""
+def kb_server(settings: Settings) -> Iterator[Server]:
+    """`kb serve` in its own process on a free loopback port, once its web UI is built too, so a load
+    measures the steady state rather than Gradio's start."""
+    started = time.perf_counter()
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_INDEX_DIR": str(settings.index_dir), "KB_PORT": str(port),
            "KB_CHROMA_URL": settings.chroma_url}
@@ -269,9 +253,9 @@ def kb_server(settings: Settings, web: bool = True) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{url}/api/health", server, "kb serve")
-        if web:
-            wait_for_web(url)
-        yield Server(url, server.pid)
+        api_ready = time.perf_counter() - started
+        wait_until_up(f"{url}/", server, "kb serve's web UI")
+        yield Server(url, server.pid, api_ready, time.perf_counter() - started)
     finally:
         server.terminate()
         server.wait(timeout=30)

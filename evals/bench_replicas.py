@@ -13,13 +13,12 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
-from evals.bench import bench_load, free_port, kb_server, run_ingest, wait_for_web, wait_until_up
+from evals.bench import bench_load, free_port, kb_server, run_ingest, wait_until_up
 
 
 @contextlib.contextmanager
@@ -44,19 +43,14 @@ def bench_replicas(base: Settings, work: Path, clients: int = 16, seconds: float
     with chroma_server(work / "chroma") as url:
         settings = base.model_copy(update={"index_dir": work / "replica-index", "chroma_url": url})
         report, _, ingest_s = run_ingest(settings)
-        started = time.perf_counter()
-        with kb_server(settings, web=False) as first:
-            first_ready = time.perf_counter() - started  # its API answers: a load balancer may send work
-            wait_for_web(first.url)
+        with kb_server(settings) as first:
             one = bench_load(first.url, clients, seconds)
-            started = time.perf_counter()
-            with kb_server(settings, web=False) as second:
-                second_ready = time.perf_counter() - started
-                wait_for_web(second.url)
+            with kb_server(settings) as second:
                 two = bench_load([first.url, second.url], clients, seconds)
                 memory = [first.memory_mb()[0], second.memory_mb()[0]]
-    return {"chunks": report["chunks_added"], "ingest_s": ingest_s, "first_ready": first_ready,
-            "second_ready": second_ready, "one": one, "two": two, "rss_mb": memory, "clients": clients}
+    # Ready when the API answers: a load balancer may send it work from then on.
+    return {"chunks": report["chunks_added"], "ingest_s": ingest_s, "first_ready": first.api_ready,
+            "second_ready": second.api_ready, "one": one, "two": two, "rss_mb": memory, "clients": clients}
 
 
 def print_replicas(result: dict[str, Any]) -> None:
