@@ -42,6 +42,11 @@ class Point:
 _FIRST_PERSON = re.compile(r"(?<![\w`'-])I(?:'m|'ve|'ll|'d)?\s")
 
 
+def _can_be_point(text: str) -> bool:
+    """Long enough to say something, and not in an author's own voice."""
+    return is_quotable(text) and not _FIRST_PERSON.search(text)
+
+
 def tidy(text: str) -> str:
     """Light cleanup of a quoted sentence or bullet; never changes its meaning."""
     text = re.sub(r"^\s*(>\s*)+", "", text)  # a quoted line reads as the line itself
@@ -125,6 +130,8 @@ class Composer:
                       lead: Hit | None = None) -> list[Point]:
         shape = shape or classify(question)
         candidates = self._candidates(question, retrieval, shape, lead.row if lead else -1)
+        best = max((c.score for c in candidates), default=0.0)  # the stop rule's scale: before the focus
+        candidates = self._on_focus(candidates, self._focus(question, lead))
         picked: list[int] = []
         points: list[Point] = []
         if lead is not None and self._is_template(lead.row):
@@ -136,13 +143,11 @@ class Composer:
         if not candidates:
             return points
         vectors = np.stack([c.vector for c in candidates])
-        best = max(c.score for c in candidates)
-        aside = self._off_focus(candidates, self._focus(question, lead))
         per_chunk: dict[int, int] = {}
         for i in picked:
             per_chunk[candidates[i].hit.row] = per_chunk.get(candidates[i].hit.row, 0) + 1
         while len(picked) + len(points) < self.settings.max_points:
-            choice, _ = self._next(candidates, vectors, picked, per_chunk, self.settings.mmr_lambda, aside)
+            choice, _ = self._next(candidates, vectors, picked, per_chunk, self.settings.mmr_lambda)
             if choice is None:
                 break
             enough = len(picked) + len(points) >= self.settings.min_points
@@ -161,16 +166,16 @@ class Composer:
         asked = self.corpus.topical(term_set(question))
         return {t for t in self.corpus.key_terms(asked, count) if t in self.corpus.term_sets[lead.row]}
 
-    def _off_focus(self, candidates: list[Point], focus: set[str]) -> set[int]:
-        """The candidates from documents that never name what the question is about: not points."""
+    def _on_focus(self, candidates: list[Point], focus: set[str]) -> list[Point]:
+        """The candidates from documents that name what the question is about (the lead's always does)."""
         if not focus:
-            return set()
+            return candidates
         named: dict[int, bool] = {}
         for candidate in candidates:
             doc = self.corpus.doc_of[candidate.hit.row]
             if doc not in named:
                 named[doc] = any(focus & self.corpus.term_sets[row] for row in self.corpus.doc_rows[doc])
-        return {i for i, c in enumerate(candidates) if not named[self.corpus.doc_of[c.hit.row]]}
+        return [c for c in candidates if named[self.corpus.doc_of[c.hit.row]]]
 
     def _figure_table(self, retrieval: Retrieval, wanted: set[str]) -> Hit | None:
         first = [h for h in retrieval.hits if not h.companion][: self.settings.figure_table_depth]
@@ -192,7 +197,7 @@ class Composer:
         return any(self._usable(s) for s in self.corpus.by_chunk.get(row, []))
 
     def _usable(self, sentence: int) -> bool:
-        return is_quotable(tidy(self.corpus.sentences[sentence].text))
+        return _can_be_point(tidy(self.corpus.sentences[sentence].text))
 
     def _skipped(self, row: int) -> bool:
         return self.corpus.metas[row]["section"].split(" > ")[-1].strip().lower() in self._skip
@@ -218,9 +223,7 @@ class Composer:
                 sentence = self.corpus.sentences[row]
                 text = tidy(sentence.text)
                 key = " ".join(words(text))
-                if not is_quotable(text) or key in seen:
-                    continue
-                if _FIRST_PERSON.search(text):
+                if not _can_be_point(text) or key in seen:
                     continue
                 seen.add(key)
                 similarity = float(self.corpus.sentence_vectors[row] @ retrieval.vector)
@@ -257,10 +260,10 @@ class Composer:
                 + weights.role_bonus * shape_bonus(shape, text))
 
     def _next(self, candidates: list[Point], vectors: np.ndarray, picked: list[int],
-              per_chunk: dict[int, int], mmr_lambda: float, aside: set[int]) -> tuple[int | None, float]:
+              per_chunk: dict[int, int], mmr_lambda: float) -> tuple[int | None, float]:
         best_index, best_value = None, -1e9
         for i, candidate in enumerate(candidates):
-            if i in picked or i in aside:
+            if i in picked:
                 continue
             redundancy = float(np.max(vectors[picked] @ vectors[i])) if picked else 0.0
             if redundancy > self.settings.near_duplicate:
