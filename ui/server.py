@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -36,7 +36,7 @@ def _auth(setting: str) -> tuple[str, str] | None:
     return user, password
 
 
-def _web_app(bot: Bot, feedback: FeedbackStore, parent: FastAPI) -> FastAPI:
+def _web_app(bot: Bot, feedback: FeedbackStore, parent: FastAPI, auth: tuple[str, str] | None) -> FastAPI:
     """The Gradio UI mounted on `parent` at the root (with Gradio's startup added to its lifespan)."""
     import gradio as gr
 
@@ -45,7 +45,7 @@ def _web_app(bot: Bot, feedback: FeedbackStore, parent: FastAPI) -> FastAPI:
     settings = bot.settings
     blocks = build_web(bot, feedback)
     blocks.queue(max_size=settings.serve.queue_size, default_concurrency_limit=settings.serve.concurrency)
-    mounted: FastAPI = gr.mount_gradio_app(parent, blocks, path="", auth=_auth(settings.serve.ui_auth), css=CSS,
+    mounted: FastAPI = gr.mount_gradio_app(parent, blocks, path="", auth=auth, css=CSS,
                                            head=HEAD, footer_links=[], show_error=False)
     return mounted
 
@@ -72,7 +72,7 @@ class LazyWeb:
                     "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"retry-after", b"2")]})
         await send({"type": "http.response.body", "body": body})
 
-    async def run(self, build: Any) -> None:
+    async def run(self, build: Callable[[], FastAPI]) -> None:
         """Build in a thread, then serve it inside its own lifespan until cancelled."""
         try:
             app: FastAPI = await asyncio.to_thread(build)
@@ -100,16 +100,16 @@ def build_app(bot: Bot, feedback: FeedbackStore | None = None, slack_client: Any
     from ui.slack import build_slack_app, slack_router
 
     app.include_router(slack_router(build_slack_app(bot, feedback, settings, client=slack_client), settings))
-    _auth(settings.serve.ui_auth)  # a malformed setting fails at start, not in the UI's thread
+    auth = _auth(settings.serve.ui_auth)  # a malformed setting fails at start, not in the UI's thread
     if not lazy_web:
-        return _web_app(bot, feedback, app)
+        return _web_app(bot, feedback, app, auth)
     web = LazyWeb()
     served = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(parent: FastAPI) -> AsyncIterator[Any]:
         async with served(parent) as state:
-            task = asyncio.create_task(web.run(lambda: _web_app(bot, feedback, FastAPI())))
+            task = asyncio.create_task(web.run(lambda: _web_app(bot, feedback, FastAPI(), auth)))
             try:
                 yield state
             finally:
