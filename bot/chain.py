@@ -150,8 +150,9 @@ class Bot:
                 verdict, answer = Verdict(False, "no quotable evidence"), None
             else:
                 rows = [h.row for h in retrieval.hits]
+                closeness = max(h.dense for h in retrieval.hits)
                 answer = with_coverage_note(answer, coverage_gap(state["question"], rows, snapshot.corpus,
-                                                                  verdict.unknown, self.settings.answer))
+                                                                  verdict.unknown, self.settings.answer, closeness))
         if answer is None:
             answer = abstention(state["question"], self.persona, verdict)
         done = time.perf_counter()

@@ -119,19 +119,23 @@ def evidence(question: str, retrieval: Retrieval, corpus: Corpus, settings: Answ
 
 
 def coverage_gap(question: str, evidence_rows: Sequence[int], corpus: Corpus, unknown: tuple[str, ...],
-                 settings: AnswerSettings = DEFAULTS) -> str:
-    """What the answer cannot cover, said plainly: names the knowledge base never mentions, or the
-    question's key concept when no retrieved chunk (cited ones included) mentions it. The key
-    concept is one of the question's two rarest topic words (words the corpus uses in document titles
-    or tags), or a provider it names: rare everyday words ("flaky", "soon") say nothing about coverage."""
+                 settings: AnswerSettings = DEFAULTS, closeness: float = 0.0) -> str:
+    """What the answer cannot cover, said plainly: names the knowledge base never mentions, a
+    provider the question names that no source is about, or the question's key concept when no
+    retrieved chunk mentions it. The key concept is one of the question's two rarest topic words
+    (words the corpus uses in document titles or tags): rare everyday words ("flaky", "soon") say
+    nothing about coverage. It is only noted when the sources are also far in meaning from the
+    question (`closeness`, their best cosine): a close source answered it without the word."""
     if unknown:
         return (f"The knowledge base does not mention {', '.join(unknown)}; "
                 "these points are the closest material it has.")
     found = set().union(*(corpus.term_sets[row] for row in evidence_rows))
-    asked = term_set(question)
-    missing = [t for t in corpus.key_terms(corpus.topical(asked), settings.key_terms) if t not in found]
-    named = set(words(question))
-    missing += [p for p in PROVIDERS if p in named and stem(p) not in found]
+    about = {p for row in evidence_rows for p in corpus.metas[row].get("providers", [])}
+    missing: list[str] = [p for p in PROVIDERS if p in set(words(question)) and p not in about
+                          and stem(p) not in found]
+    if not missing and closeness < settings.gap_closeness:
+        asked = term_set(question)
+        missing = [t for t in corpus.key_terms(corpus.topical(asked), settings.key_terms) if t not in found]
     if not missing:
         return ""
     word = next((w for w in words(question) if stem(w) == missing[0]), missing[0])

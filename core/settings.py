@@ -140,6 +140,8 @@ class AnswerSettings(BaseModel):
                                    "gibberish and is not answered")
     key_terms: int = Field(2, ge=1, le=10, description="the question's rarest topic words stand for what it is "
                            "about (a note says when no cited source has them)")
+    gap_closeness: float = Field(0.5, ge=0, le=1, description="...and only when the best source's cosine to the "
+                                 "question is below this (calibrated: above it, every such note was on a right answer)")
     min_inside: int = Field(8, ge=1, le=64, description="a name the corpus has only inside a longer identifier "
                             "counts as known from this length ('spa' in 'workspace' does not)")
     focus_terms: int = Field(1, ge=0, le=5, description="when the lead names the question's rarest topic word, "

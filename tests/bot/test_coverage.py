@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.answer import Answer, Citation
 from bot.corpus import bm25_index
 from bot.scope import coverage_gap, is_context, unknown_names, with_coverage_note
-from tests.bot.test_lead import CORPUS
+from tests.bot.test_lead import CORPUS, _corpus
 
 
 def _with_bm25(tmp_path: Path) -> None:
@@ -64,6 +64,8 @@ def test_a_key_concept_missing_from_the_cited_sources_is_said(tmp_path: Path) ->
                         CORPUS, ()) == ""
     assert coverage_gap("Why do queues sometimes stall overnight?", _rows("Queues > Overview"), CORPUS, ()) == "", \
         "rare everyday words are not topics"
+    assert coverage_gap("Which Lambda settings matter for queues?", _rows("Queues > Overview"), CORPUS, (),
+                        closeness=0.7) == "", "a source this close answered the question without the word"
     assert '"azure"' in coverage_gap("And on Azure?", _rows("Queues > Overview"), CORPUS, ()), "a provider named"
     named = coverage_gap("Does Middy retry queues?", _rows("Queues > Overview"), CORPUS, ("Middy",))
     assert named.startswith("The knowledge base does not mention Middy")
@@ -73,3 +75,11 @@ def test_the_note_leads_the_markdown_answer() -> None:
     noted = with_coverage_note(_answer("Queues > Overview"), "Not covered: cron.")
     assert noted.coverage_note == "Not covered: cron." and noted.answer.startswith("_Not covered: cron._\n\n")
     assert with_coverage_note(_answer("Queues > Overview"), "").coverage_note == ""
+
+
+def test_a_provider_is_covered_by_sources_about_it_whatever_their_words() -> None:
+    corpus = _corpus([("run", "prose", "Cloud Run jobs > Solution", "Cloud Run jobs run a container to completion "
+                                                                    "for up to 24 hours per task.")])
+    corpus.metas[0]["providers"] = ["gcp"]
+    assert coverage_gap("what about on GCP?", [0], corpus, ()) == "", "the source's providers say GCP"
+    assert '"azure"' in coverage_gap("what about on Azure?", [0], corpus, ())
