@@ -31,7 +31,7 @@ class Verdict:
     answer: bool
     reason: str  # why not, for logs and evals
     evidence: float = 0.0
-    unknown: tuple[str, ...] = ()  # names in the question that the knowledge base never mentions
+    unknown: tuple[str, ...] = ()  # names the question is about that the knowledge base never mentions
 
 
 def unknown_names(question: str, corpus: Corpus, settings: AnswerSettings = DEFAULTS) -> list[str]:
@@ -98,12 +98,11 @@ def judge(question: str, retrieval: Retrieval, corpus: Corpus, settings: AnswerS
     if is_gibberish(question, corpus, settings):
         return Verdict(False, "unrecognised words")
     score = evidence(question, retrieval, corpus, settings)
-    unknown = tuple(unknown_names(question, corpus, settings))
-    # Only a name the question is about makes weak evidence an abstention; the answer still says
-    # that the other names are not covered.
-    subject = [name for name in unknown if not is_context(name, question)]
-    if subject and score < settings.unknown_name_evidence:
-        return Verdict(False, f"the knowledge base does not mention {', '.join(subject)}", score, unknown)
+    # Only a name the question is about counts: "our SPA" or "New York time" sets the scene, and
+    # saying the knowledge base lacks it would cast doubt on an answer that does not need it.
+    unknown = tuple(name for name in unknown_names(question, corpus, settings) if not is_context(name, question))
+    if unknown and score < settings.unknown_name_evidence:
+        return Verdict(False, f"the knowledge base does not mention {', '.join(unknown)}", score, unknown)
     if score >= settings.min_evidence:
         return Verdict(True, "", score, unknown)
     return Verdict(False, "weak evidence", score, unknown)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from bot.answer import Answer, Citation
 from bot.corpus import bm25_index
-from bot.scope import coverage_gap, is_context, unknown_names, with_coverage_note
-from tests.bot.test_lead import CORPUS, _corpus
+from bot.scope import coverage_gap, is_context, judge, unknown_names, with_coverage_note
+from core.settings import AnswerSettings
+from tests.bot.test_lead import CORPUS, _corpus, _retrieval
 
 
 def _with_bm25(tmp_path: Path) -> None:
@@ -83,3 +84,13 @@ def test_a_provider_is_covered_by_sources_about_it_whatever_their_words() -> Non
     corpus.metas[0]["providers"] = ["gcp"]
     assert coverage_gap("what about on GCP?", [0], corpus, ()) == "", "the source's providers say GCP"
     assert '"azure"' in coverage_gap("what about on Azure?", [0], corpus, ())
+
+
+def test_a_name_that_sets_the_scene_gets_no_note(tmp_path: Path) -> None:
+    _with_bm25(tmp_path)
+    settings = AnswerSettings(min_evidence=0.0)
+    scene = "our SPA retries failed messages; how do queues handle that?"
+    verdict = judge(scene, _retrieval(CORPUS, scene, ["overview"]), CORPUS, settings)
+    assert verdict.answer and verdict.unknown == (), "the asker's own system is not what is asked"
+    subject = "do Middy queues retry failed messages?"
+    assert judge(subject, _retrieval(CORPUS, subject, ["overview"]), CORPUS, settings).unknown == ("Middy",)
