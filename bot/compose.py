@@ -42,9 +42,15 @@ class Point:
 _FIRST_PERSON = re.compile(r"(?<![\w`'-])I(?:'m|'ve|'ll|'d)?\s")
 
 
-def _can_be_point(text: str) -> bool:
-    """Long enough to say something, and not in an author's own voice."""
-    return is_quotable(text) and not _FIRST_PERSON.search(text)
+# A line that is nothing but links ("- [Idempotency the right way](https://...)"): a reading list or
+# a navigation entry, which names a page and claims nothing.
+_LINKS_ONLY = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:!?\[[^\]]*\]\([^)]*\)[\s,;.:|-]*)+$")
+
+
+def _can_be_point(text: str, raw: str = "") -> bool:
+    """Long enough to say something, not in an author's own voice, and not a bare link (`raw` is
+    the text as written, before links became their text)."""
+    return is_quotable(text) and not _FIRST_PERSON.search(text) and not _LINKS_ONLY.match(raw)
 
 
 def tidy(text: str) -> str:
@@ -197,7 +203,8 @@ class Composer:
         return any(self._usable(s) for s in self.corpus.by_chunk.get(row, []))
 
     def _usable(self, sentence: int) -> bool:
-        return _can_be_point(tidy(self.corpus.sentences[sentence].text))
+        raw = self.corpus.sentences[sentence].text
+        return _can_be_point(tidy(raw), raw)
 
     def _skipped(self, row: int) -> bool:
         return self.corpus.metas[row]["section"].split(" > ")[-1].strip().lower() in self._skip
@@ -223,7 +230,7 @@ class Composer:
                 sentence = self.corpus.sentences[row]
                 text = tidy(sentence.text)
                 key = " ".join(words(text))
-                if not _can_be_point(text) or key in seen:
+                if not _can_be_point(text, sentence.text) or key in seen:
                     continue
                 seen.add(key)
                 similarity = float(self.corpus.sentence_vectors[row] @ retrieval.vector)

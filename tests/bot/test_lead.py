@@ -120,3 +120,15 @@ def test_a_sentence_in_the_first_person_is_a_voice_not_a_point() -> None:
     answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["voice"]))
     assert answer.points and not any(" I check" in point for point in answer.points)
     assert any("fires when messages wait" in point for point in answer.points)
+
+
+def test_a_line_that_is_only_a_link_is_a_reading_list_not_a_point() -> None:
+    corpus = _corpus([
+        ("reading", "prose", "Queues > Further reading",
+         "- [Queue depth alarms done the right way](https://example.com/alarms)\n"
+         "- The queue depth alarm fires when messages wait longer than a minute."),
+    ])
+    question = "queue depth alarms: when do they fire?"
+    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["reading"]))
+    assert any("fires when messages wait" in point for point in answer.points)
+    assert not any("right way" in point for point in answer.points), "a link names a page and claims nothing"
