@@ -47,10 +47,29 @@ _FIRST_PERSON = re.compile(r"(?<![\w`'-])I(?:'m|'ve|'ll|'d)?\s")
 _LINKS_ONLY = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:!?\[[^\]]*\]\([^)]*\)[\s,;.:|-]*)+$")
 
 
+# Words that stay lower case in a title ("Monitoring and Observability Pattern").
+_TITLE_SMALL = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the",
+                          "to", "via", "vs", "with"})
+_TITLE_WORDS = 8  # longer lines are sentences even when every word is capitalised
+
+
+def _is_title(text: str) -> bool:
+    """A short line whose every word is capitalised names something ("Example 3: Multi-Region
+    Disaster Recovery", "AWS Cloud Development Kit (CDK)"): a heading or a label, not a claim. A
+    comma makes it a list of names ("Netlify Functions: Background Functions, Scheduled
+    Functions"), which answers "which kinds are there"."""
+    if "," in text:
+        return False
+    found = re.findall(r"[A-Za-z][\w'-]*|\d+", text)
+    content = [w for w in found if w.lower() not in _TITLE_SMALL]
+    return 0 < len(found) <= _TITLE_WORDS and all(w[0].isupper() or w[0].isdigit() for w in content)
+
+
 def _can_be_point(text: str, raw: str = "") -> bool:
-    """Long enough to say something, not in an author's own voice, and not a bare link (`raw` is
-    the text as written, before links became their text)."""
-    return is_quotable(text) and not _FIRST_PERSON.search(text) and not _LINKS_ONLY.match(raw)
+    """Long enough to say something, not in an author's own voice, not a title, and not a bare link
+    (`raw` is the text as written, before links became their text)."""
+    return (is_quotable(text) and not _FIRST_PERSON.search(text) and not _LINKS_ONLY.match(raw)
+            and not _is_title(text))
 
 
 def tidy(text: str) -> str:

@@ -14,6 +14,7 @@ import re
 Span = tuple[int, int]
 
 BULLET = re.compile(r"^\s*([-*+]|\d+[.)])\s+")  # a list item's marker, at any indentation
+CHECKBOX = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[[ xX]\]\s+")  # a task list item's marker and box
 # A top-level list item (indented at most 3 spaces, as CommonMark has it): where the chunker may cut an
 # over-long list; a nested item stays with its parent there, while an answer unit is any item.
 TOP_LEVEL_ITEM = re.compile(r"^\s{0,3}([-*+]|\d+[.)])\s")
@@ -42,7 +43,8 @@ def strip_citations(text: str) -> str:
 
 
 def strip_bullet(text: str) -> str:
-    return BULLET.sub("", text, count=1)
+    """The list marker and a task list's checkbox ("- [ ] DLQ configured" reads "DLQ configured")."""
+    return BULLET.sub("", CHECKBOX.sub("", text, count=1), count=1)
 
 
 def is_quotable(text: str) -> bool:

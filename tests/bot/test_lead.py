@@ -132,3 +132,17 @@ def test_a_line_that_is_only_a_link_is_a_reading_list_not_a_point() -> None:
     answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["reading"]))
     assert any("fires when messages wait" in point for point in answer.points)
     assert not any("right way" in point for point in answer.points), "a link names a page and claims nothing"
+
+
+def test_a_title_names_something_and_is_not_a_point() -> None:
+    corpus = _corpus([
+        ("titles", "prose", "Queues > Examples",
+         "- Example 3: Multi-Region Queue Disaster Recovery\n"
+         "- Queue Kinds: Standard Queues, FIFO Queues\n"
+         "- Queue depth alarms fire when messages wait longer than a minute."),
+    ])
+    question = "queue disaster recovery, queue kinds and queue depth alarms"
+    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["titles"]))
+    assert not any("Example 3" in point for point in answer.points), "a heading-like line claims nothing"
+    assert any("Standard Queues, FIFO Queues" in point for point in answer.points), "a list of names answers 'which'"
+    assert any("alarms fire when" in point for point in answer.points)

@@ -60,6 +60,8 @@ def test_markup_helpers() -> None:
     assert strip_links("see [the docs](http://x) and ![img](y.png)") == "see the docs and img"
     assert strip_citations("Use a DLQ [1] [12].") == "Use a DLQ." and strip_bold("**a** and __b__") == "a and b"
     assert strip_bullet("  12) step") == "step" and CITATION.findall("a [3] b [x] [4]") == ["3", "4"]
+    assert strip_bullet("- [ ] DLQ configured") == "DLQ configured", "a task list's box is markup"
+    assert strip_bullet("* [x] POC done") == "POC done" and strip_bullet("[x] not a list item") == "[x] not a list item"
 
 
 def test_no_other_module_retypes_a_text_rule() -> None:
