@@ -66,10 +66,11 @@ def _is_title(text: str) -> bool:
 
 
 def _can_be_point(text: str, raw: str = "") -> bool:
-    """Long enough to say something, not in an author's own voice, not a title, and not a bare link
-    (`raw` is the text as written, before links became their text)."""
+    """Long enough to say something, not in an author's own voice, not a title or a question (a
+    checklist's "Is the function idempotent?" asks, it does not tell), and not a bare link (`raw`
+    is the text as written, before links became their text)."""
     return (is_quotable(text) and not _FIRST_PERSON.search(text) and not _LINKS_ONLY.match(raw)
-            and not _is_title(text))
+            and not _is_title(text) and not text.endswith("?"))
 
 
 def tidy(text: str) -> str:

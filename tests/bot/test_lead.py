@@ -146,3 +146,15 @@ def test_a_title_names_something_and_is_not_a_point() -> None:
     assert not any("Example 3" in point for point in answer.points), "a heading-like line claims nothing"
     assert any("Standard Queues, FIFO Queues" in point for point in answer.points), "a list of names answers 'which'"
     assert any("alarms fire when" in point for point in answer.points)
+
+
+def test_a_checklist_question_asks_and_is_not_a_point() -> None:
+    corpus = _corpus([
+        ("check", "prose", "Queues > Review checklist",
+         "- [ ] Is every queue consumer idempotent?\n"
+         "- Queue consumers must be idempotent because a message can arrive twice."),
+    ])
+    question = "do queue consumers need to be idempotent?"
+    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["check"]))
+    assert answer.points and not any(point.split(" [")[0].endswith("?") for point in answer.points)
+    assert any("can arrive twice" in point for point in answer.points)
