@@ -117,7 +117,7 @@ class HybridRetriever:
         order = np.argsort(-scores)
         # Minimum should-match: a chunk sharing one common word with a long question is noise
         # that would otherwise get a full vote in the fusion.
-        needed = max(1, math.ceil(self.settings.min_should_match * len(wanted)))
+        needed = max(1, min(math.ceil(self.settings.min_should_match * len(wanted)), self.settings.max_should_match))
         ranked = [(int(i), float(scores[i])) for i in order[: n * 4] if scores[i] > 0]
         return [(i, s) for i, s in ranked if filters.accepts(self.corpus.metas[i])
                 and len(wanted & self.corpus.term_sets[i]) >= needed][:n]

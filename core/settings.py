@@ -85,6 +85,8 @@ class RetrieveSettings(BaseModel):
                                   "come along as companions (a section's figures may sit in the part not retrieved)")
     min_should_match: float = Field(0.4, ge=0, le=1, description="BM25 keeps a chunk only when it has this share "
                                     "of the question's terms (one term at least)")
+    max_should_match: int = Field(8, ge=1, le=100, description="...but never more words than this: a long question "
+                                  "(a whole spec in one sentence) would keep only chunks that repeat half of it")
     max_per_section: int = Field(2, ge=1, le=20, description="hits from one section, so one section cannot fill k")
     max_per_document: int = Field(3, ge=1, le=50, description="hits from one document")
     max_companions: int = Field(4, ge=0, le=20, description="templates a prose hit brings along (the closest first)")

@@ -170,3 +170,21 @@ def test_a_document_brings_its_closest_section_that_the_caps_left_out(settings: 
     assert extra and extra[0].score < min(h.score for h in hits if not h.companion)
     off = bot.retriever.settings.model_copy(update={"section_documents": 0})
     assert not any(h.companion for h in HybridRetriever(corpus, embedder, off).search(question).hits)
+
+
+def test_a_long_question_keeps_bm25_matches_on_a_few_of_its_words(settings: Settings,
+                                                                   embedder: HashingEmbedder) -> None:
+    """A whole spec in one question (26 content words) still finds the chunk that shares nine of them."""
+    (settings.sources[0] / "worker.md").write_text(
+        "# Worker\n\n## Worker setup\n\nThe setup declares the queue worker, its dead letter queue, the nightly "
+        "schedule and provisioned instances for production.\n")
+    (settings.sources[0] / "other.md").write_text("# Other\n\n## Notes\n\nUnrelated notes about colour palettes.\n")
+    ingest(settings, embedder)
+    retriever = load_bot(settings, embedder).retriever
+    question = ("show me a stack file where production gets provisioned instances, development none, a queue "
+                "worker whose failing messages reach a dead letter queue after three attempts, and a nightly "
+                "cleanup schedule at two in the morning with alerts to the team channel")
+    found = {retriever.corpus.metas[row]["source"] for row, _ in retriever.lexical(question, 5, Filters())}
+    assert "worker.md" in found
+    strict = retriever.settings.model_copy(update={"max_should_match": 100})
+    assert not HybridRetriever(retriever.corpus, embedder, strict).lexical(question, 5, Filters())
