@@ -47,6 +47,11 @@ _FIRST_PERSON = re.compile(r"(?<![\w`'-])I(?:'m|'ve|'ll|'d)?\s")
 _LINKS_ONLY = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:!?\[[^\]]*\]\([^)]*\)[\s,;.:|-]*)+$")
 
 
+# A sentence about its own document ("This article walks through...", "This reference sheet lists..."):
+# it says what the page covers, not what is true of the system.
+_ABOUT_PAGE = re.compile(r"^(?:this|the following)\s+(?:reference\s+sheet|article|blog\s+post|post|page|guide|"
+                         r"tutorial|document|documentation|chapter|section|workshop|video)\b", re.I)
+
 # Words that stay lower case in a title ("Monitoring and Observability Pattern").
 _TITLE_SMALL = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the",
                           "to", "via", "vs", "with"})
@@ -66,11 +71,11 @@ def _is_title(text: str) -> bool:
 
 
 def _can_be_point(text: str, raw: str = "") -> bool:
-    """Long enough to say something, not in an author's own voice, not a title or a question (a
-    checklist's "Is the function idempotent?" asks, it does not tell), and not a bare link (`raw`
-    is the text as written, before links became their text)."""
+    """Long enough to say something, not in an author's own voice or about its own page, not a title
+    or a question (a checklist's "Is the function idempotent?" asks, it does not tell), and not a
+    bare link (`raw` is the text as written, before links became their text)."""
     return (is_quotable(text) and not _FIRST_PERSON.search(text) and not _LINKS_ONLY.match(raw)
-            and not _is_title(text) and not text.endswith("?"))
+            and not _is_title(text) and not text.endswith("?") and not _ABOUT_PAGE.match(text))
 
 
 def tidy(text: str) -> str:
@@ -145,6 +150,14 @@ class Composer:
             table = self._figure_table(retrieval, term_set(question))
             if table is not None:
                 return table
+        import os
+        depth = int(os.environ.get("LEADPROSE", "0"))
+        if depth and not shape.code:
+            first = [h for h in retrieval.hits if not h.companion][:depth]
+            if first and self._is_template(first[0].row):
+                prose = next((h for h in first[1:] if not self._is_template(h.row) and self._quotable(h.row)), None)
+                if prose is not None:
+                    return prose
         for hit in retrieval.hits:
             if hit.companion:
                 continue

@@ -158,3 +158,14 @@ def test_a_checklist_question_asks_and_is_not_a_point() -> None:
     answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["check"]))
     assert answer.points and not any(point.split(" [")[0].endswith("?") for point in answer.points)
     assert any("can arrive twice" in point for point in answer.points)
+
+
+def test_a_sentence_about_its_own_page_is_not_a_point() -> None:
+    corpus = _corpus([
+        ("intro", "prose", "Queue limits", "This reference sheet lists the queue limits that shape consumer design. "
+                                           "A queue message can be up to 1 MiB, and larger payloads go to storage."),
+    ])
+    question = "how large can a queue message be, and what are the queue limits?"
+    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["intro"]))
+    assert any("up to 1 MiB" in point for point in answer.points)
+    assert not any("reference sheet lists" in point for point in answer.points), "it says what the page covers"
