@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.answer import Answer, Citation
 from bot.corpus import bm25_index
-from bot.scope import coverage_gap, is_context, judge, unknown_names, with_coverage_note
+from bot.scope import coverage, coverage_gap, evidence, is_context, judge, unknown_names, with_coverage_note
 from core.settings import AnswerSettings
 from tests.bot.test_lead import CORPUS, _corpus, _retrieval
 
@@ -94,3 +96,13 @@ def test_a_name_that_sets_the_scene_gets_no_note(tmp_path: Path) -> None:
     assert verdict.answer and verdict.unknown == (), "the asker's own system is not what is asked"
     subject = "do Middy queues retry failed messages?"
     assert judge(subject, _retrieval(CORPUS, subject, ["overview"]), CORPUS, settings).unknown == ("Middy",)
+
+
+def test_evidence_counts_the_closest_sentence_of_a_long_section() -> None:
+    """A chatty question meets one sentence of a long section better than the section as a whole."""
+    question = "Alarm when the dead-letter queue depth is above zero."
+    retrieval = _retrieval(CORPUS, question, ["dlq"])  # a weak chunk-level match (dense 0.5)
+    settings = AnswerSettings()
+    words_found = coverage(question, retrieval, CORPUS, settings.coverage_depth)
+    expected = settings.dense_weight * 1.0 + (1 - settings.dense_weight) * words_found  # the sentence itself
+    assert evidence(question, retrieval, CORPUS, settings) == pytest.approx(expected, abs=1e-3)
