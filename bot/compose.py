@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -122,7 +122,7 @@ class Composer:
         position = evidence_positions(retrieval)
         rows = sorted(cited | {h.row for h in templates}, key=lambda row: position.get(row, len(position)))
         numbers = {row: n for n, row in enumerate(rows, start=1)}
-        hits = {h.row: h for h in retrieval.hits}
+        hits = {h.row: h for h in [*retrieval.hits, *templates]}
         quoted: dict[int, list[str]] = {}
         for text, hit in chosen:
             quoted.setdefault(hit.row, []).append(text)
@@ -325,6 +325,8 @@ class Composer:
         if not wants:
             templates = [h for h in templates if self._parent_row(h.row) in cited_rows]
         hinted = hinted_languages(question)
+        if wants and hinted and not any(self.corpus.metas[h.row]["language"] in hinted for h in [*chosen, *templates]):
+            templates += self._hinted_templates(retrieval, hinted)
 
         def rank(hit: Hit) -> float:
             language = self.corpus.metas[hit.row]["language"]
@@ -336,6 +338,22 @@ class Composer:
         ranked = sorted(((rank(h), h) for h in templates), key=lambda pair: pair[0], reverse=True)[:max(0, limit)]
         # A further template only when it is nearly as relevant as the best: fewer, better templates.
         return chosen + [h for score, h in ranked if score >= ranked[0][0] - self.settings.template_margin]
+
+    def _hinted_templates(self, retrieval: Retrieval, hinted: set[str]) -> list[Hit]:
+        """Templates in a language the question names ("the SAM side" wants YAML), from the documents
+        of the first hits (their own code blocks and the files their sections include), when the hits
+        brought none: a page's YAML example is often less like the question than its Python one."""
+        present = {h.row for h in retrieval.hits}
+        first = [h for h in retrieval.hits if not h.companion][: self.settings.hinted_template_documents]
+        found: dict[int, Hit] = {}
+        for hit in first:
+            rows = self.corpus.doc_rows[self.corpus.doc_of[hit.row]]
+            related = [*rows, *(c for r in rows for c in self.corpus.children.get(r, []))]
+            for row in related:
+                if row not in present and row not in found and self._is_template(row) \
+                        and self.corpus.metas[row]["language"] in hinted:
+                    found[row] = replace(hit, row=row, companion=True)
+        return list(found.values())
 
     def _parent_row(self, row: int) -> int | None:
         return self.corpus.row.get(str(self.corpus.metas[row].get("parent_id") or ""))

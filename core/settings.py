@@ -132,6 +132,8 @@ class AnswerSettings(BaseModel):
                                    "this of the best: fewer, better templates")
     template_language_bonus: float = Field(0.3, ge=0, le=2, description="a template in the language the question "
                                            "names ('SAM' means YAML) ranks above one that is not")
+    hinted_template_documents: int = Field(2, ge=0, le=10, description="a code request naming a language no "
+                                           "hit has looks for it in the documents of this many first hits")
     template_cited_bonus: float = Field(0.2, ge=0, le=2, description="a template of a section the answer cites")
     figure_table_depth: int = Field(3, ge=0, le=20, description="a limits or cost question leads with a table among "
                                     "this many first hits...")

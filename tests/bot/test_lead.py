@@ -169,3 +169,23 @@ def test_a_sentence_about_its_own_page_is_not_a_point() -> None:
     answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["intro"]))
     assert any("up to 1 MiB" in point for point in answer.points)
     assert not any("reference sheet lists" in point for point in answer.points), "it says what the page covers"
+
+
+def test_a_code_request_naming_a_language_gets_that_language_from_the_hit_documents() -> None:
+    corpus = _corpus([
+        ("setup", "prose", "Batch > Setup", "Partial batch responses need the queue, a dead-letter queue and an "
+                                            "event source with ReportBatchItemFailures."),
+        ("py", "template", "Batch > Setup > Handler", "from tools import process\n\ndef handler(event, context):\n"
+                                                      "    return process(event)\n"),
+        ("sam", "template", "Batch > Setup > SAM resources", "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n"
+                                                             "  Dlq:\n    Type: AWS::SQS::Queue\n"),
+    ])
+    corpus.metas[1]["language"] = "python"
+    question = "show me the SAM side of partial batch responses: queue, DLQ and event source"
+    retrieval = _retrieval(corpus, question, ["setup", "py"])
+    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, retrieval)
+    assert "yaml" in [t.language for t in answer.templates], "SAM asks for YAML, which the document has"
+    assert {c.n for c in answer.citations} >= {t.n for t in answer.templates}, "a template is cited like any source"
+    off = AnswerSettings(hinted_template_documents=0)
+    unhinted = Composer(corpus, PERSONA, off).compose(question, retrieval)
+    assert "yaml" not in [t.language for t in unhinted.templates]
