@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from bot.answer import Answer
 from bot.compose import Composer, tidy
 from bot.corpus import Corpus, Sentence
 from bot.retrieve import Hit, Retrieval
@@ -36,6 +39,11 @@ def _corpus(chunks: list[tuple[str, str, str, str]]) -> Corpus:
 def _retrieval(corpus: Corpus, question: str, order: list[str]) -> Retrieval:
     hits = [Hit(corpus.row[i], 1.0 / (61 + rank), 0.5, 1.0, rank) for rank, i in enumerate(order)]
     return Retrieval(question, EMBEDDER.embed([question])[0], hits)
+
+
+def _answer(corpus: Corpus, question: str, order: list[str], settings: AnswerSettings | None = None) -> Answer:
+    composer = Composer(corpus, PERSONA, settings or AnswerSettings())
+    return composer.compose(question, _retrieval(corpus, question, order))
 
 
 CORPUS = _corpus([
@@ -117,58 +125,36 @@ def test_a_sentence_in_the_first_person_is_a_voice_not_a_point() -> None:
                                               "The queue depth alarm fires when messages wait longer than a minute."),
     ])
     question = "when does the queue depth alarm fire for waiting messages?"
-    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["voice"]))
+    answer = _answer(corpus, question, ["voice"])
     assert answer.points and not any(" I check" in point for point in answer.points)
     assert any("fires when messages wait" in point for point in answer.points)
 
 
-def test_a_line_that_is_only_a_link_is_a_reading_list_not_a_point() -> None:
-    corpus = _corpus([
-        ("reading", "prose", "Queues > Further reading",
-         "- [Queue depth alarms done the right way](https://example.com/alarms)\n"
-         "- The queue depth alarm fires when messages wait longer than a minute."),
-    ])
-    question = "queue depth alarms: when do they fire?"
-    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["reading"]))
-    assert any("fires when messages wait" in point for point in answer.points)
-    assert not any("right way" in point for point in answer.points), "a link names a page and claims nothing"
+NOT_POINTS = [  # (section text, question, a point that must stay, what must not be a point, why)
+    ("- [Queue depth alarms done the right way](https://example.com/alarms)\n"
+     "- The queue depth alarm fires when messages wait longer than a minute.",
+     "queue depth alarms: when do they fire?", "fires when messages wait", "right way",
+     "a line of links names a page and claims nothing"),
+    ("- Example 3: Multi-Region Queue Disaster Recovery\n- Queue Kinds: Standard Queues, FIFO Queues\n"
+     "- Queue depth alarms fire when messages wait longer than a minute.",
+     "queue disaster recovery, queue kinds and queue depth alarms", "Standard Queues, FIFO Queues", "Example 3",
+     "a title claims nothing; a list of names (with commas) answers 'which'"),
+    ("- [ ] Is every queue consumer idempotent?\n"
+     "- Queue consumers must be idempotent because a message can arrive twice.",
+     "do queue consumers need to be idempotent?", "can arrive twice", "Is every queue consumer",
+     "a checklist's question asks, it does not tell"),
+    ("This reference sheet lists the queue limits that shape consumer design. "
+     "A queue message can be up to 1 MiB, and larger payloads go to storage.",
+     "how large can a queue message be, and what are the queue limits?", "up to 1 MiB", "reference sheet lists",
+     "a sentence about its own page says what the page covers"),
+]
 
 
-def test_a_title_names_something_and_is_not_a_point() -> None:
-    corpus = _corpus([
-        ("titles", "prose", "Queues > Examples",
-         "- Example 3: Multi-Region Queue Disaster Recovery\n"
-         "- Queue Kinds: Standard Queues, FIFO Queues\n"
-         "- Queue depth alarms fire when messages wait longer than a minute."),
-    ])
-    question = "queue disaster recovery, queue kinds and queue depth alarms"
-    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["titles"]))
-    assert not any("Example 3" in point for point in answer.points), "a heading-like line claims nothing"
-    assert any("Standard Queues, FIFO Queues" in point for point in answer.points), "a list of names answers 'which'"
-    assert any("alarms fire when" in point for point in answer.points)
-
-
-def test_a_checklist_question_asks_and_is_not_a_point() -> None:
-    corpus = _corpus([
-        ("check", "prose", "Queues > Review checklist",
-         "- [ ] Is every queue consumer idempotent?\n"
-         "- Queue consumers must be idempotent because a message can arrive twice."),
-    ])
-    question = "do queue consumers need to be idempotent?"
-    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["check"]))
-    assert answer.points and not any(point.split(" [")[0].endswith("?") for point in answer.points)
-    assert any("can arrive twice" in point for point in answer.points)
-
-
-def test_a_sentence_about_its_own_page_is_not_a_point() -> None:
-    corpus = _corpus([
-        ("intro", "prose", "Queue limits", "This reference sheet lists the queue limits that shape consumer design. "
-                                           "A queue message can be up to 1 MiB, and larger payloads go to storage."),
-    ])
-    question = "how large can a queue message be, and what are the queue limits?"
-    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, _retrieval(corpus, question, ["intro"]))
-    assert any("up to 1 MiB" in point for point in answer.points)
-    assert not any("reference sheet lists" in point for point in answer.points), "it says what the page covers"
+@pytest.mark.parametrize(("text", "question", "kept", "dropped", "why"), NOT_POINTS)
+def test_what_claims_nothing_is_not_a_point(text: str, question: str, kept: str, dropped: str, why: str) -> None:
+    answer = _answer(_corpus([("only", "prose", "Queues > Notes", text)]), question, ["only"])
+    assert any(kept in point for point in answer.points)
+    assert not any(dropped in point for point in answer.points), why
 
 
 def test_a_code_request_naming_a_language_gets_that_language_from_the_hit_documents() -> None:
