@@ -52,6 +52,10 @@ _LINKS_ONLY = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:!?\[[^\]]*\]\([^)]*\)[
 _ABOUT_PAGE = re.compile(r"^(?:this|the following)\s+(?:reference\s+sheet|article|blog\s+post|post|page|guide|"
                          r"tutorial|document|documentation|chapter|section|workshop|video)\b", re.I)
 
+# Diagram source that reached the prose ("graph LR A --> B"): drawing instructions, not a claim.
+_DIAGRAM_SOURCE = re.compile(r"^(?:graph|flowchart)\s+(?:LR|RL|TB|TD|BT)\b|^(?:sequenceDiagram|classDiagram|"
+                             r"stateDiagram(?:-v2)?|erDiagram|gantt|journey|mindmap)\b|\s-->|\s->>", re.I)
+
 # Words that stay lower case in a title ("Monitoring and Observability Pattern").
 _TITLE_SMALL = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the",
                           "to", "via", "vs", "with"})
@@ -72,10 +76,11 @@ def _is_title(text: str) -> bool:
 
 def _can_be_point(text: str, raw: str = "") -> bool:
     """Long enough to say something, not in an author's own voice or about its own page, not a title
-    or a question (a checklist's "Is the function idempotent?" asks, it does not tell), and not a
-    bare link (`raw` is the text as written, before links became their text)."""
+    or a question (a checklist's "Is the function idempotent?" asks, it does not tell), not diagram
+    source, and not a bare link (`raw` is the text as written, before links became their text)."""
     return (is_quotable(text) and not _FIRST_PERSON.search(text) and not _LINKS_ONLY.match(raw)
-            and not _is_title(text) and not text.endswith("?") and not _ABOUT_PAGE.match(text))
+            and not _is_title(text) and not text.endswith("?") and not _ABOUT_PAGE.match(text)
+            and not _DIAGRAM_SOURCE.search(text))
 
 
 def tidy(text: str) -> str:

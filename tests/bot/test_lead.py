@@ -147,6 +147,10 @@ NOT_POINTS = [  # (section text, question, a point that must stay, what must not
      "A queue message can be up to 1 MiB, and larger payloads go to storage.",
      "how large can a queue message be, and what are the queue limits?", "up to 1 MiB", "reference sheet lists",
      "a sentence about its own page says what the page covers"),
+    ("graph LR Dev[Development queue] --> Review[Review queue] --> Release[Release queue]\n\n"
+     "Each queue hands its messages to the next stage when the checks pass.",
+     "how do the queue stages hand over messages?", "hands its messages", "-->",
+     "diagram source draws, it does not tell"),
 ]
 
 
