@@ -74,7 +74,7 @@ def _is_title(text: str) -> bool:
     return 0 < len(found) <= _TITLE_WORDS and all(w[0].isupper() or w[0].isdigit() for w in content)
 
 
-def _can_be_point(text: str, raw: str = "") -> bool:
+def _can_be_point(text: str, raw: str) -> bool:
     """Long enough to say something, not in an author's own voice or about its own page, not a title
     or a question (a checklist's "Is the function idempotent?" asks, it does not tell), not diagram
     source, and not a bare link (`raw` is the text as written, before links became their text)."""
@@ -155,14 +155,6 @@ class Composer:
             table = self._figure_table(retrieval, term_set(question))
             if table is not None:
                 return table
-        import os
-        depth = int(os.environ.get("LEADPROSE", "0"))
-        if depth and not shape.code:
-            first = [h for h in retrieval.hits if not h.companion][:depth]
-            if first and self._is_template(first[0].row):
-                prose = next((h for h in first[1:] if not self._is_template(h.row) and self._quotable(h.row)), None)
-                if prose is not None:
-                    return prose
         for hit in retrieval.hits:
             if hit.companion:
                 continue
