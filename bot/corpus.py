@@ -180,6 +180,12 @@ class Corpus:
         """The terms that name topics (words of document titles and tags), not short codes or numbers."""
         return {t for t in asked if t in self.topic_terms and t.isalpha() and len(t) > 3}
 
+    def closest_sentence(self, row: int, vector: Vectors) -> float | None:
+        """The best cosine of a chunk's answer sentences to `vector`; None when it has none (templates,
+        tables without stored rows)."""
+        sentences = self.by_chunk.get(row, [])
+        return float(np.max(self.sentence_vectors[sentences] @ vector)) if len(sentences) else None
+
     def key_terms(self, terms_: set[str], count: int = 1) -> list[str]:
         """The rarest of these terms that the corpus knows, rarest first."""
         return rarest(terms_, self.idf, count)

@@ -196,9 +196,10 @@ class HybridRetriever:
         corpus = self.corpus
 
         def score(hit: Hit) -> float:
-            rows = corpus.by_chunk.get(hit.row, [])
-            if rows:
-                similarity = float(np.max(corpus.sentence_vectors[rows] @ vector))
+            closest = corpus.closest_sentence(hit.row, vector)
+            if closest is not None:
+                similarity = closest
+                rows = corpus.by_chunk[hit.row]
                 overlap = max(len(wanted & corpus.sentence_terms[r]) for r in rows) / max(1, len(wanted))
             else:
                 similarity = float(corpus.vectors[hit.row] @ vector)

@@ -6,8 +6,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from bot.answer import Answer
 from bot.corpus import Corpus
 from bot.retrieve import Retrieval
@@ -114,18 +112,12 @@ def evidence(question: str, retrieval: Retrieval, corpus: Corpus, settings: Answ
     """How well the top results support an answer, in [0, 1]: meaning and wording together."""
     if not retrieval.hits:
         return 0.0
-    dense = max(0.0, max(_closeness(h.row, h.dense, retrieval, corpus) for h in retrieval.hits[:3]))
+    # A long section answers a chatty question in one of its sentences: count the closer of the two.
+    closeness = [h.dense if (best := corpus.closest_sentence(h.row, retrieval.vector)) is None else max(h.dense, best)
+                 for h in retrieval.hits[:3]]
+    dense = max(0.0, *closeness)
     weight = settings.dense_weight
     return weight * dense + (1 - weight) * coverage(question, retrieval, corpus, settings.coverage_depth)
-
-
-def _closeness(row: int, dense: float, retrieval: Retrieval, corpus: Corpus) -> float:
-    """A hit's meaning-match: the chunk's, or its best answer sentence's when that is closer (a long
-    section answers a chatty question in one of its sentences)."""
-    sentences = corpus.by_chunk.get(row, [])
-    if not len(sentences):
-        return dense
-    return max(dense, float(np.max(corpus.sentence_vectors[sentences] @ retrieval.vector)))
 
 
 def coverage_gap(question: str, evidence_rows: Sequence[int], corpus: Corpus, unknown: tuple[str, ...],
