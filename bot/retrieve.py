@@ -2,7 +2,9 @@
 
 Dense search is exact, over the snapshot's own normalised vectors: one matrix-vector product and
 a cached filter mask per query. It never calls Chroma, so a request cannot fail on whatever an
-ingest is doing to the collections, and a metadata filter costs nothing per query.
+ingest is doing to the collections, and a metadata filter costs nothing per query. With a Chroma
+server (KB_CHROMA_URL) the server's HNSW index does the dense search instead (`bot.server_dense`),
+and the exact search answers whenever the server cannot.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -55,6 +57,17 @@ class Filters(BaseModel):
                 and (not self.source_name or meta.get("source_name") == self.source_name))
 
 
+_NO_FILTER = Filters()
+
+
+class NearestChunks(Protocol):
+    """Dense search done elsewhere (a Chroma server): rows and cosines, best first; None when it cannot answer."""
+
+    error: str  # why the last search failed; "" when it did not
+
+    def nearest(self, vector: Vectors, n: int) -> list[tuple[int, float]] | None: ...
+
+
 @dataclass(frozen=True)
 class Hit:
     row: int  # the chunk's row in the corpus
@@ -73,10 +86,12 @@ class Retrieval:
 
 
 class HybridRetriever:
-    def __init__(self, corpus: Corpus, embedder: Embedder, settings: RetrieveSettings) -> None:
+    def __init__(self, corpus: Corpus, embedder: Embedder, settings: RetrieveSettings,
+                 server: NearestChunks | None = None) -> None:
         self.corpus = corpus
         self.embedder = embedder
         self.settings = settings
+        self.server = server  # dense search on a Chroma server, with the snapshot's as the fallback
         weights = {"title": settings.title_weight, "tags": settings.tags_weight, "summary": settings.summary_weight,
                    "headings": settings.headings_weight}
         fields = [{name: terms(text) for name, text in doc.items()} for doc in corpus.doc_fields]
@@ -90,11 +105,28 @@ class HybridRetriever:
     def dense(self, vector: Vectors, n: int, filters: Filters) -> list[tuple[int, float]]:
         if not len(self.corpus):
             return []
+        if self.server is not None:
+            found = self._dense_on_server(vector, n, filters)
+            if found is not None:
+                return found
         scores = np.where(self._mask(filters), self.corpus.vectors @ vector, -np.inf)
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(i), float(scores[i])) for i in top if np.isfinite(scores[i])]
+
+    def _dense_on_server(self, vector: Vectors, n: int, filters: Filters) -> list[tuple[int, float]] | None:
+        """The server's nearest chunks that the filters accept, or None when the exact search must answer:
+        the server failed, or a user's filter left fewer than n of an over-fetch that did not reach the end."""
+        assert self.server is not None
+        factor = self.settings.server_overfetch if filters == _NO_FILTER else self.settings.filtered_overfetch
+        asked = min(n * factor, len(self.corpus))
+        found = self.server.nearest(vector, asked)
+        if found is None:
+            return None
+        mask = self._mask(filters)
+        kept = [(row, score) for row, score in found if mask[row]][:n]
+        return None if len(kept) < n and len(found) >= asked else kept
 
     def _mask(self, filters: Filters) -> Vectors:
         """Which chunks the filters accept; computed once per distinct filter (few: the UI offers a handful)."""

@@ -1,10 +1,11 @@
 """What the bot answers from: one index version held in memory, replaced whole when the index changes.
 
 A request takes the current snapshot once and uses only it, so it never sees half of the old
-index and half of the new one. A snapshot needs no database at query time (dense search runs
+index and half of the new one. A snapshot needs no database at query time (dense search can run
 over its own vectors), so nothing a writer does to Chroma, in this process or another, can fail
 a request: an incremental ingest, a `--rebuild` that drops the old collections, a restarted
-Chroma server.
+Chroma server. With a Chroma server, dense search asks the server first (`bot.server_dense`) and
+keeps only this snapshot's chunks; the snapshot's own vectors answer when the server cannot.
 
 The watcher follows the head protocol described in `ingest.index`: it reads the head every
 `reload_seconds`; when the version moved and the state is "ready" it loads a new snapshot in its
@@ -33,6 +34,7 @@ from bot.corpus import Corpus, load_corpus
 from bot.persona import Persona
 from bot.retrieve import HybridRetriever
 from bot.saved import SNAPSHOT_FORMAT, load_saved_corpus, save_corpus
+from bot.server_dense import ServerDense
 from core.settings import Settings
 from ingest.embed import Embedder
 from ingest.index import IndexHead, IndexStore, peek_head
@@ -100,7 +102,8 @@ def _saved(settings: Settings, key: str) -> Path:
 
 
 def _snapshot(head: IndexHead, corpus: Corpus, settings: Settings, embedder: Embedder, persona: Persona) -> Snapshot:
-    retriever = HybridRetriever(corpus, embedder, settings.retrieve)
+    server = ServerDense(settings, head, corpus.row) if settings.chroma_url and settings.retrieve.server_dense else None
+    retriever = HybridRetriever(corpus, embedder, settings.retrieve, server)
     return Snapshot(head, corpus, retriever, Composer(corpus, persona, settings.answer), time.time())
 
 

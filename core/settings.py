@@ -87,6 +87,13 @@ class RetrieveSettings(BaseModel):
                                     "of the question's terms (one term at least)")
     max_should_match: int = Field(8, ge=1, le=100, description="...but never more words than this: a long question "
                                   "(a whole spec in one sentence) would keep only chunks that repeat half of it")
+    server_dense: bool = Field(True, description="with KB_CHROMA_URL, dense search runs on the server's HNSW "
+                               "index (false: exact search over the snapshot's mapped vectors in each replica)")
+    server_overfetch: int = Field(2, ge=1, le=20, description="...the server is asked for this many times the "
+                                  "candidates, so the persona and chunks written since the snapshot leave enough")
+    filtered_overfetch: int = Field(4, ge=1, le=50, description="...and this many times under a user's filter, "
+                                    "applied here (a Chroma `where` costs time linear in the corpus); too few "
+                                    "left, and the snapshot's exact search answers")
     max_per_section: int = Field(2, ge=1, le=20, description="hits from one section, so one section cannot fill k")
     max_per_document: int = Field(3, ge=1, le=50, description="hits from one document")
     max_companions: int = Field(4, ge=0, le=20, description="templates a prose hit brings along (the closest first)")

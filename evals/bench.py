@@ -400,7 +400,7 @@ def main() -> None:
         from evals.bench_replicas import bench_replicas, print_replicas
 
         if "--replicas-only" in sys.argv[1:]:
-            print_replicas(bench_replicas(base, work))
+            print_replicas(bench_replicas(base, work, embedder))
             return
         # -- end of issue 10's section --
         if "--ingest-scale-only" in sys.argv[1:]:  # the long one (about 20 min on 2 cores), on its own
@@ -439,7 +439,7 @@ def main() -> None:
               f"{load['seconds']:.0f} s, p50 {load['p50']:.0f} ms)")
         print(f"`kb serve` kb/             {kb_rss[0]:.0f} / {kb_rss[1]:.0f} MB   (target <= 1000 MB)")
         print(f"`kb serve` {large:<16}{big_rss[0]:.0f} / {big_rss[1]:.0f} MB   (target <= 1600 MB)")
-        print_replicas(bench_replicas(base, work))
+        print_replicas(bench_replicas(base, work, embedder))
         print(f"peak memory (this process) {_peak_mb():.0f} MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -5,20 +5,30 @@ A real `chroma run` on loopback holds the index; `kb ingest` writes `kb/` into i
 load of 16 clients, spread round-robin over the replicas. Prints throughput and latency for both,
 their ratio, and how fast the second replica is ready (it maps the snapshot the first one saved
 instead of pulling every chunk from the server). Figures, not assertions; loopback only.
+
+The replicas search dense vectors on the server (`bot.server_dense`); the section also times that
+search in process against the exact search over the snapshot's vectors, and how many of the
+server's candidates the exact search also ranks (HNSW is approximate).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bot.persona import load_persona
+from bot.retrieve import Filters, HybridRetriever
+from bot.snapshot import load_snapshot
 from core.settings import Settings
-from evals.bench import bench_load, free_port, kb_server, run_ingest, wait_until_up
+from evals.bench import QUESTIONS, bench_load, free_port, kb_server, run_ingest, wait_until_up
+from ingest.embed import Embedder
 
 
 @contextlib.contextmanager
@@ -39,10 +49,36 @@ def chroma_server(folder: Path) -> Iterator[str]:
             process.wait(timeout=30)
 
 
-def bench_replicas(base: Settings, work: Path, clients: int = 16, seconds: float = 20.0) -> dict[str, Any]:
+def bench_dense(settings: Settings, embedder: Embedder, repeats: int = 5) -> dict[str, float]:
+    """Median ms of one dense search on the server and over the snapshot, and their top-n overlap."""
+    snapshot = load_snapshot(settings, embedder, load_persona(settings.persona))
+    retrievers = {"server": snapshot.retriever, "exact": HybridRetriever(snapshot.corpus, embedder, settings.retrieve)}
+    n = settings.retrieve.candidates
+    times: dict[str, list[float]] = {name: [] for name in retrievers}
+    overlap = []
+    for question in QUESTIONS:
+        vector = retrievers["exact"].embed_query(question)
+        found: dict[str, set[int]] = {}
+        for name, retriever in retrievers.items():
+            for _ in range(repeats):
+                started = time.perf_counter()
+                rows = retriever.dense(vector, n, Filters())
+                times[name].append((time.perf_counter() - started) * 1000)
+            found[name] = {row for row, _ in rows}
+        overlap.append(len(found["server"] & found["exact"]) / max(len(found["exact"]), 1))
+    server = snapshot.retriever.server
+    if server is None or server.error:
+        raise RuntimeError(f"dense search did not run on the server: {server.error if server else 'turned off'}")
+    return {"server_ms": statistics.median(times["server"]), "exact_ms": statistics.median(times["exact"]),
+            "overlap": statistics.mean(overlap), "n": n}
+
+
+def bench_replicas(base: Settings, work: Path, embedder: Embedder, clients: int = 16,
+                   seconds: float = 20.0) -> dict[str, Any]:
     with chroma_server(work / "chroma") as url:
         settings = base.model_copy(update={"index_dir": work / "replica-index", "chroma_url": url})
         report, _, ingest_s = run_ingest(settings)
+        dense = bench_dense(settings, embedder)
         with kb_server(settings) as first:
             one = bench_load(first.url, clients, seconds)
             with kb_server(settings) as second:
@@ -50,7 +86,8 @@ def bench_replicas(base: Settings, work: Path, clients: int = 16, seconds: float
                 memory = [first.memory_mb()[0], second.memory_mb()[0]]
     # Ready when the API answers: a load balancer may send it work from then on.
     return {"chunks": report["chunks_added"], "ingest_s": ingest_s, "first_ready": first.api_ready,
-            "second_ready": second.api_ready, "one": one, "two": two, "rss_mb": memory, "clients": clients}
+            "second_ready": second.api_ready, "one": one, "two": two, "rss_mb": memory, "clients": clients,
+            "dense": dense}
 
 
 def print_replicas(result: dict[str, Any]) -> None:
@@ -66,3 +103,7 @@ def print_replicas(result: dict[str, Any]) -> None:
           "replica already spreads its answers over them (onnxruntime and numpy threads), so replicas pay "
           "off with more cores or machines)")
     print(f"replica RSS                {result['rss_mb'][0]:.0f} MB, {result['rss_mb'][1]:.0f} MB")
+    dense = result["dense"]
+    print(f"dense search, n={dense['n']:<11}server {dense['server_ms']:.1f} ms, snapshot (exact) "
+          f"{dense['exact_ms']:.1f} ms, median; {dense['overlap']:.0%} of the exact top {dense['n']} found by the "
+          "server (HNSW)")

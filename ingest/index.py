@@ -138,6 +138,11 @@ def _forget_broken_system(path: str) -> None:
         SharedSystemClient._identifier_to_refcount.pop(path, None)
 
 
+def chunk_collection_name(name: str, generation: int) -> str:
+    """The chunk collection of one generation of the index `name` (generation 0 kept the bare name)."""
+    return name if generation == 0 else f"{name}-g{generation}"
+
+
 def _batches(items: Sequence[Any], size: int) -> Iterator[slice]:
     for start in range(0, len(items), size):
         yield slice(start, start + size)
@@ -215,7 +220,7 @@ class IndexStore:
         self._chunks = self._manifest = None
 
     def _chunk_name(self) -> str:
-        return self.name if self.generation == 0 else f"{self.name}-g{self.generation}"
+        return chunk_collection_name(self.name, self.generation)
 
     def _generation_of(self, collection: str) -> int | None:
         """The generation a collection belongs to, or None if it is not a data collection of this index."""

@@ -104,7 +104,8 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
                    "collection": settings.collection, "model": bot.embedder.name,
                    "index_version": snapshot.version, "index_state": _index_state(snapshot, watcher),
                    "documents": len(snapshot.corpus.doc_rows), "chunks": chunks,
-                   "templates": snapshot.corpus.template_count, "answerer": bot.answerer.mode}
+                   "templates": snapshot.corpus.template_count, "answerer": bot.answerer.mode,
+                   "dense_search": _dense_search(snapshot)}
         if error:
             payload["error"] = error
         code = 503 if status == "unavailable" else 200
@@ -113,6 +114,14 @@ def api_router(bot: Bot, feedback: FeedbackStore) -> APIRouter:
         return JSONResponse(payload, status_code=code)
 
     return router
+
+
+def _dense_search(snapshot: Snapshot) -> str:
+    """Where dense search runs: on the Chroma server, or over the snapshot (and why, when the server failed)."""
+    server = snapshot.retriever.server
+    if server is None:
+        return "snapshot"
+    return f"snapshot (the server failed: {server.error})" if server.error else "server"
 
 
 def _index_state(snapshot: Snapshot, watcher: Watcher | None) -> str:

@@ -81,6 +81,7 @@ def test_health(fixture_bot: Bot, tmp_path: Path) -> None:
     body = client.get("/api/health").json()
     assert body["status"] == "ok" and body["documents"] >= 7 and body["templates"] >= 3
     assert body["model"] == fixture_bot.embedder.name and body["answerer"] == "extractive"
+    assert body["dense_search"] == "snapshot"
 
 
 def test_source_name_filter_keeps_to_a_source_and_an_unknown_name_is_refused(fixture_bot: Bot,
