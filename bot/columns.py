@@ -132,6 +132,14 @@ class MetaColumns(Column[ChunkMeta]):
     def __len__(self) -> int:
         return self._length
 
+    def where(self, key: str, test: Callable[[Any], bool]) -> npt.NDArray[np.bool_]:
+        """Rows whose value of `key` passes `test` (absent: never), testing each distinct value once."""
+        if key not in self.keys:
+            return np.zeros(self._length, dtype=bool)
+        k = self.keys.index(key)
+        passing = [code for code, value in enumerate(self.values[k]) if test(value)]
+        return np.isin(np.asarray(self.codes[k]), passing)
+
     def _item(self, row: int) -> ChunkMeta:
         return cast(ChunkMeta, {key: values[code[row]] for key, values, code in self._columns if code[row] >= 0})
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from bot.columns import MetaColumns
 from bot.corpus import Corpus
 from bot.fields import FieldIndex
 from bot.text import terms
@@ -45,6 +47,22 @@ class Filters(BaseModel):
     @classmethod
     def _known_provider(cls, value: str | None) -> str | None:
         return None if value is None else check_provider(value)
+
+    def mask(self, metas: Sequence[ChunkMeta]) -> Vectors:
+        """`accepts` over every row at once; over compact columns, one test per distinct value
+        (100k chunks: a few ms instead of a quarter of a second, which a cold `kb ask` pays)."""
+        if not isinstance(metas, MetaColumns):
+            return np.fromiter((self.accepts(m) for m in metas), dtype=bool, count=len(metas))
+        mask = np.ones(len(metas), dtype=bool)
+        if not self.doc_kind:
+            mask &= ~metas.where("doc_kind", lambda value: value == "persona")
+        for key, wanted in (("doc_kind", self.doc_kind), ("kind", self.kind), ("source", self.source),
+                            ("source_name", self.source_name)):
+            if wanted:
+                mask &= metas.where(key, lambda value, wanted=wanted: value == wanted)  # type: ignore[misc]
+        if self.provider:
+            mask &= metas.where("providers", lambda value: self.provider in value)
+        return mask
 
     def accepts(self, meta: ChunkMeta) -> bool:
         # The persona describes the bot itself; it is configuration, not an answer source.
@@ -132,7 +150,7 @@ class HybridRetriever:
         """Which chunks the filters accept; computed once per distinct filter (few: the UI offers a handful)."""
         mask = self._masks.get(filters)
         if mask is None:
-            mask = np.fromiter((filters.accepts(m) for m in self.corpus.metas), dtype=bool, count=len(self.corpus))
+            mask = filters.mask(self.corpus.metas)
             if len(self._masks) < 64:
                 self._masks[filters] = mask
         return mask

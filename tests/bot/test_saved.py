@@ -145,6 +145,21 @@ def test_serving_maps_the_files_it_saved_and_a_new_version_saves_new_ones(tmp_pa
     assert [p.name for p in settings.cache_dir.glob("snapshot-*")] == [f"snapshot-{peeked[0]}-f{SNAPSHOT_FORMAT}"]
 
 
+def test_a_filter_mask_over_columns_is_accepts_row_by_row(corpora: tuple[Settings, Corpus, Corpus, Corpus]) -> None:
+    _, plain, _, mapped = corpora
+    assert isinstance(mapped.metas, MetaColumns)
+    sources = sorted({m["source"] for m in plain.metas})
+    filters = [Filters(), Filters(provider="aws"), Filters(provider="azure"), Filters(kind="template"),
+               Filters(kind="table", provider="aws"), Filters(doc_kind="persona"), Filters(source=sources[0]),
+               Filters(source_name=str(plain.metas[0]["source_name"])), Filters(source_name="nowhere"),
+               Filters(kind="prose", source=sources[-1])]
+    for chosen in filters:
+        expected = [chosen.accepts(meta) for meta in plain.metas]
+        assert chosen.mask(mapped.metas).tolist() == expected, chosen
+        assert chosen.mask(plain.metas).tolist() == expected
+    assert 0 < sum(Filters().mask(mapped.metas)) < len(plain), "the persona is left out, nothing else"
+
+
 def test_meta_columns_keep_types_and_absent_keys() -> None:
     metas = [{"a": 1, "b": "x", "c": ["aws", "gcp"]}, {"a": True, "b": "1"}, {"a": "1", "c": ["aws", "gcp"]}, {}]
     keys, values, codes = MetaColumns.encode(metas)
