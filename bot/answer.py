@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ingest.html import SUFFIXES as HTML_SUFFIXES
+
 _LANGUAGE_CHARS = re.compile(r"[^a-z0-9+#.-]")
 
 
@@ -41,11 +43,16 @@ class Citation(BaseModel):
 
     @property
     def location(self) -> str:
-        """Where to look: a PDF's page or pages ("p. 4", "pp. 4-5" with an en dash), else the file's lines."""
+        """Where to look: a PDF's page or pages ("p. 4", "pp. 4-5" with an en dash), an HTML page's
+        heading anchor, else the file's lines."""
         if self.start_page is not None:
             end = self.end_page or self.start_page
             pages = f"p. {self.start_page}" if end == self.start_page else f"pp. {self.start_page}\u2013{end}"
             return f"{self.source}, {pages}"
+        if self.source.lower().endswith(HTML_SUFFIXES) and not self.origin:
+            # Its lines are those of the markdown it was converted to, not the page's: the heading's
+            # anchor (the slug mkdocs and most generators give a heading's id) finds the place instead.
+            return f"{self.source}#{self.anchor}" if self.anchor else self.source
         lines = f"{self.origin or self.source}:{self.start_line}-{self.end_line}"
         if self.rows:  # the table rows the answer quotes: "a.md:17-28, rows at lines 19, 22"
             plural = "s" * (len(self.rows) > 1)

@@ -97,3 +97,23 @@ def test_deeply_nested_markup_is_skipped_not_a_crash() -> None:
     deep = convert(nested(5_000), "deep.html")
     assert isinstance(deep, Skipped) and (deep.reason, deep.path) == ("unparsable", "deep.html")
     assert "nested too deeply" in deep.detail
+
+
+def test_a_citation_of_a_page_points_at_its_heading_not_at_converted_lines(tmp_path: Path) -> None:
+    """The chunk's lines are those of the markdown the page became; the location a user gets is the
+    page with the heading's anchor, which is an id the page itself has."""
+    from bot.chain import load_bot
+    from ingest.pipeline import ingest
+    from tests.chaos.conftest import hashing_settings
+
+    settings = hashing_settings(tmp_path)
+    shutil.copy(PAGE, settings.sources[0] / "partial-batch.html")
+    ingest(settings, HashingEmbedder())
+    answer = load_bot(settings, HashingEmbedder()).ask("How do I enable SQS partial batch responses in the handler?")
+    pages = [c for c in answer.citations if c.source == "partial-batch.html"]
+    assert pages, [c.source for c in answer.citations]
+    ids = set(re.findall(r'<h[1-6] id="([^"]+)"', PAGE.read_text()))
+    for citation in pages:
+        assert citation.location == f"partial-batch.html#{citation.anchor}" and citation.anchor in ids
+    markdown = pages[0].model_copy(update={"source": "partial-batch.md"})
+    assert markdown.location == f"partial-batch.md:{markdown.start_line}-{markdown.end_line}", "markdown keeps lines"
