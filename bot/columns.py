@@ -223,10 +223,12 @@ class TermColumn(Column[set[str]]):
         self.ids = ids
 
     @classmethod
-    def build(cls, rows: Iterable[Iterable[str]], vocabulary: Vocabulary) -> TermColumn:
+    def build(cls, rows: Iterable[Iterable[str]], vocabulary: Vocabulary, repeats: bool = False) -> TermColumn:
+        """Each row's distinct terms, or with `repeats` every term in order (a bag: counts matter)."""
         pointers, ids = [0], []
         for row in rows:
-            ids.extend(sorted(set(vocabulary.ids(row))))
+            numbers = vocabulary.ids(row)
+            ids.extend(numbers if repeats else sorted(set(numbers)))
             pointers.append(len(ids))
         return cls(vocabulary.terms, np.asarray(pointers, dtype=np.int64), np.asarray(ids, dtype=np.int32))
 

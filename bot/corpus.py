@@ -58,6 +58,9 @@ else:
     bm25s = _import_bm25s()
 
 
+DOC_FIELDS = ("title", "summary", "tags", "headings")  # what a document is searched by (`_document_fields`)
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What a saved corpus already holds, so loading it does no per-chunk work."""
@@ -69,6 +72,7 @@ class Prepared:
     doc_of: list[int]
     doc_fields: list[dict[str, str]]
     topic_terms: set[str]
+    doc_terms: dict[str, TermColumn]
 
 
 @dataclass
@@ -94,6 +98,7 @@ class Corpus:
     idf: dict[str, float] = field(default_factory=dict)  # term -> rarity among chunks
     doc_fields: list[dict[str, str]] = field(default_factory=list)  # document number -> its searchable fields
     topic_terms: set[str] = field(default_factory=set)  # words of titles and tags: what documents are about
+    doc_terms: dict[str, TermColumn] = field(init=False)  # field -> each document's terms in it (repeats kept)
 
     def __post_init__(self, prepared: Prepared | None) -> None:
         self.row = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
@@ -102,6 +107,7 @@ class Corpus:
         self.by_chunk = self._sentences_by_chunk()
         self.term_sets, self.sentence_terms = prepared.term_sets, prepared.sentence_terms
         self.doc_of, self.doc_fields, self.topic_terms = prepared.doc_of, prepared.doc_fields, prepared.topic_terms
+        self.doc_terms = prepared.doc_terms
         self.doc_rows = _rows_by_doc(self.doc_of, len(self.doc_fields))
         self.table_rows = LazyMap(self._body_rows, len(self.ids))  # table rows are parsed when first quoted
         # Rarity among chunks: the key concept of a question is its rarest known word.
@@ -130,7 +136,9 @@ class Corpus:
         doc_of = [number.setdefault(meta_key(meta), len(number)) for meta in self.metas]
         doc_fields = [self._document_fields(rows) for rows in _rows_by_doc(doc_of, len(number))]
         topic_terms = set().union(*(terms(f"{f['title']} {f['tags']}") for f in doc_fields))
-        return Prepared(dict(children), linked, term_sets, sentence_terms, doc_of, doc_fields, topic_terms)
+        doc_terms = {name: TermColumn.build((terms(f.get(name, "")) for f in doc_fields), vocabulary, repeats=True)
+                     for name in DOC_FIELDS}
+        return Prepared(dict(children), linked, term_sets, sentence_terms, doc_of, doc_fields, topic_terms, doc_terms)
 
     def _sentences_by_chunk(self) -> Mapping[int, list[int]]:
         if isinstance(self.sentences, SentenceColumn):  # stored in chunk order

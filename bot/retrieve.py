@@ -112,9 +112,8 @@ class HybridRetriever:
         self.server = server  # dense search on a Chroma server, with the snapshot's as the fallback
         weights = {"title": settings.title_weight, "tags": settings.tags_weight, "summary": settings.summary_weight,
                    "headings": settings.headings_weight}
-        fields = [{name: terms(text) for name, text in doc.items()} for doc in corpus.doc_fields]
-        self.documents = FieldIndex(fields, weights, corpus.idf)
-        self._titles = [set(terms(doc.get("title", ""))) for doc in corpus.doc_fields]
+        self.documents = FieldIndex(corpus.doc_terms, weights, corpus.idf)
+        self._titles = corpus.doc_terms["title"]  # document number -> its title's terms
         self._masks: dict[Filters, Vectors] = {}
 
     def embed_query(self, query: str) -> Vectors:

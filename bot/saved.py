@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from bot.columns import MetaColumns, SentenceColumn, TermColumn, TextColumn
-from bot.corpus import Corpus, Prepared, bm25_index
+from bot.corpus import DOC_FIELDS, Corpus, Prepared, bm25_index
 from bot.text import TERMS_VERSION
 from ingest.files import write_folder
 
 log = logging.getLogger("kb.snapshot")
-SNAPSHOT_FORMAT = "3"  # 2: compact columns and prepared structures; 3: documents keyed by source name and path
+SNAPSHOT_FORMAT = "4"  # 2: compact columns and prepared structures; 3: documents keyed by source name and path;
+# 4: documents' field terms as columns
 
 
 def _sentence_rows(corpus: Corpus) -> np.ndarray:
@@ -50,7 +51,9 @@ def save_corpus(corpus: Corpus, folder: Path, model: str) -> None:
                   "sentences": rows, "texts": blob, "text_offsets": offsets, "meta_codes": codes,
                   "chunk_terms": chunk_terms.ids, "chunk_term_pointers": chunk_terms.pointers,
                   "sentence_terms": sentence_terms.ids, "sentence_term_pointers": sentence_terms.pointers,
-                  "doc_of": np.asarray(corpus.doc_of, dtype=np.int32)}
+                  "doc_of": np.asarray(corpus.doc_of, dtype=np.int32),
+                  **{f"doc_terms_{name}": column.ids for name, column in corpus.doc_terms.items()},
+                  **{f"doc_term_pointers_{name}": column.pointers for name, column in corpus.doc_terms.items()}}
         for name, array in arrays.items():
             np.save(target / f"{name}.npy", array)
         # corpus.json is written last: a folder is complete only with it (write_folder renames it whole anyway)
@@ -84,7 +87,9 @@ def load_saved_corpus(folder: Path, model: str, cache_dir: Path) -> Corpus | Non
             term_sets=TermColumn(vocabulary, arrays["chunk_term_pointers"], arrays["chunk_terms"]),
             sentence_terms=TermColumn(vocabulary, arrays["sentence_term_pointers"], arrays["sentence_terms"]),
             doc_of=np.asarray(arrays["doc_of"]).tolist(), doc_fields=saved["doc_fields"],
-            topic_terms=set(saved["topic_terms"]))
+            topic_terms=set(saved["topic_terms"]),
+            doc_terms={name: TermColumn(vocabulary, arrays[f"doc_term_pointers_{name}"], arrays[f"doc_terms_{name}"])
+                       for name in DOC_FIELDS})
         metas = MetaColumns(saved["meta_keys"], saved["meta_values"], np.asarray(arrays["meta_codes"]).T.tolist())
     except (OSError, ValueError, KeyError, IndexError) as exc:
         if not isinstance(exc, FileNotFoundError):

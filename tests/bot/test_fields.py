@@ -14,14 +14,14 @@ WEIGHTS = {"title": 3.0, "tags": 2.0, "headings": 1.0}
 
 
 def test_a_title_word_outweighs_the_same_word_in_a_heading() -> None:
-    index = FieldIndex([{"title": ["queue"]}, {"headings": ["queue"]}], {"title": 3.0, "headings": 1.0})
+    index = FieldIndex.of([{"title": ["queue"]}, {"headings": ["queue"]}], {"title": 3.0, "headings": 1.0})
     scores = index.scores(["queue"])
     assert scores[0] > scores[1] > 0
 
 
 def test_the_rarest_word_names_the_topic() -> None:
     rarity = {"sqs": 1.9, "consum": 2.1, "idempot": 2.5}
-    index = FieldIndex(DOCS, WEIGHTS, rarity)
+    index = FieldIndex.of(DOCS, WEIGHTS, rarity)
     query = terms("How do I make an SQS consumer idempotent?")
     assert index.key_term(query) == "idempot", "stemming meets idempotent and idempotency"
     plain = index.scores(query)
@@ -31,4 +31,4 @@ def test_the_rarest_word_names_the_topic() -> None:
 
 
 def test_unknown_terms_score_nothing() -> None:
-    assert not FieldIndex(DOCS, WEIGHTS).scores(["kubernet"]).any()
+    assert not FieldIndex.of(DOCS, WEIGHTS).scores(["kubernet"]).any()

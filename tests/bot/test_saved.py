@@ -89,6 +89,10 @@ def test_the_mapped_corpus_holds_what_was_saved(corpora: tuple[Settings, Corpus,
         assert corpus.idf == pytest.approx(plain.idf) and corpus.topic_terms == plain.topic_terms
         assert corpus.doc_of == plain.doc_of and corpus.doc_rows == plain.doc_rows
         assert corpus.doc_fields == plain.doc_fields and corpus.children == plain.children
+        assert {name: [list(c.ids[c.pointers[d]:c.pointers[d + 1]]) for d in range(len(c))]
+                for name, c in corpus.doc_terms.items()} == \
+            {name: [list(c.ids[c.pointers[d]:c.pointers[d + 1]]) for d in range(len(c))]
+             for name, c in plain.doc_terms.items()}
         assert corpus.linked == plain.linked and dict(corpus.by_chunk) == dict(plain.by_chunk)
         assert dict(corpus.table_rows) == dict(plain.table_rows) and plain.table_rows
 
