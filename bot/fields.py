@@ -30,7 +30,6 @@ class FieldIndex:
         some = next(iter(fields.values()), None)
         self.size = len(some) if some is not None else 0
         vocabulary = some.vocabulary if some is not None else []
-        self.number = {term: i for i, term in enumerate(vocabulary)}
         size = max(self.size, 1)
         keys, values = [], []
         for column, weight in columns:  # in the weights' order: a document's fields add up as they always did
@@ -50,9 +49,11 @@ class FieldIndex:
         # Rarity may come from elsewhere: in a corpus of five long documents every word is in most
         # of them, but not in most of their chunks.
         frequency = np.diff(self.pointers)
-        self.idf = dict(idf) if idf is not None else \
-            {vocabulary[t]: math.log(1 + (self.size - n + 0.5) / (n + 0.5)) for t, n in enumerate(frequency.tolist())
-             if n}
+        # Only the terms some document field has: the vocabulary is the whole corpus's, chunks' words included.
+        self.number = {vocabulary[t]: int(t) for t in np.flatnonzero(frequency)}
+        self.idf: Mapping[str, float] = idf if idf is not None else \
+            {term: math.log(1 + (self.size - int(frequency[t]) + 0.5) / (int(frequency[t]) + 0.5))
+             for term, t in self.number.items()}
 
     @classmethod
     def of(cls, documents: Sequence[Mapping[str, Sequence[str]]], weights: Mapping[str, float],

@@ -27,7 +27,7 @@ class ServerDense:
         self.settings = settings
         self.name = chunk_collection_name(settings.collection, head.generation)
         self.rows = rows
-        self.searches = 0  # answered by the server (the health page and the tests read it)
+        self.searches = 0  # how many the server answered (the tests check it)
         self.error = ""  # the last failure, "" after a success
         self._collection: Any = None
         self._lock = threading.Lock()
