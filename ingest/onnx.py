@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.errors import ModelError
-from ingest.embed import Span, Vectors, counting_tokenizer, pool_span, read_max_tokens, resolve_model, unit
+from ingest.embed import Span, Vectors, count_with, counting_tokenizer, pool_span, read_max_tokens, resolve_model, unit
 from ingest.files import write_folder
 
 EXPORT_VERSION = "1"
@@ -242,7 +242,7 @@ class OnnxEmbedder:
         if self._counter is None:
             own = Path(self._path) / "tokenizer.json"
             self._counter = counting_tokenizer(own if own.is_file() else self.folder / "tokenizer.json")
-        return [len(e.ids) for e in self._counter.encode_batch(texts)]
+        return count_with(self._counter, texts)
 
     def _hidden(self, texts: list[str]) -> tuple[npt.NDArray[np.float32], list[Any]]:
         session = self.session
