@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ def powertools(tmp_path_factory: pytest.TempPathFactory) -> Ingested:
     return report, metas, texts
 
 
+@cache
 def _docs_text() -> str:
     pages = sorted((POWERTOOLS / "docs").rglob("*.md"))
     return "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in pages)
