@@ -18,7 +18,7 @@ from bot.corpus import Corpus
 from bot.persona import Persona
 from bot.retrieve import Hit, Retrieval
 from bot.shape import Shape, classify, describe_template, hinted_languages, label_for, role_bonus, shape_bonus
-from bot.tables import indexed_rows, row_sentences
+from bot.tables import indexed_rows, other_variants, row_sentences
 from bot.text import term_set, words
 from core.settings import AnswerSettings
 from core.text_units import Span, is_quotable, strip_bold, strip_bullet, strip_citations, strip_links
@@ -276,11 +276,13 @@ class Composer:
         table's), so the row that holds the asked-for figure wins."""
         heading = str(self.corpus.metas[hit.row]["section"]).split(" > ")[-1]
         stored = self.corpus.table_rows.get(hit.row, {})
+        table = self.corpus.texts[hit.row]
+        unasked = other_variants(table, wanted)  # Standard's row when Express was asked about
         points = []
-        for index, text in indexed_rows(self.corpus.texts[hit.row], heading):
+        for index, text in indexed_rows(table, heading):
             key = " ".join(words(text))
             overlap = len(wanted & term_set(text)) / len(wanted) if wanted else 0.0
-            if key in seen or (overlap == 0 and not lead):
+            if key in seen or index in unasked or (overlap == 0 and not lead):
                 continue
             seen.add(key)
             sentence = stored.get(index)

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import re
 
+from bot.text import term_set
 from core.text_units import strip_bold, strip_links
 from ingest.tables import parse_table
+
+# Two rows are variants of one attribute when their first cells differ by at most this many words
+# on each side ("Maximum execution duration, Standard workflows" / "..., Express workflows") and
+# share more words than either has alone (so "Execution semantics, Standard" and "Execution
+# history, Express" are two attributes, not two variants).
+_VARIANT_WORDS = 2
 
 
 def row_sentences(text: str, heading: str) -> list[str]:
@@ -40,3 +47,26 @@ def _plain(cell: str) -> str:
     cell = strip_links(cell)
     cell = re.sub(r"<br\s*/?>", "; ", cell)
     return cell.strip().rstrip(".")
+
+
+def other_variants(text: str, asked: set[str]) -> set[int]:
+    """Rows for a variant the question does not ask about, when a sibling row names the one it does:
+    "can an Express workflow wait two days" wants Express's maximum duration, not Standard's, however
+    close Standard's notes ("suits human approvals") are to the question. `asked` is the question's
+    term set; rows are indexed as in indexed_rows."""
+    return {row for row, own, theirs in _variant_pairs(text) if not own & asked and theirs & asked}
+
+
+def _variant_pairs(text: str) -> list[tuple[int, set[str], set[str]]]:
+    """(row, words only it has, words only its sibling has) for every ordered pair of rows that share
+    an attribute and differ in a variant word or two."""
+    _, rows = parse_table(text)
+    keys = [(i, term_set(_plain(r[0]))) for i, r in enumerate(rows) if r and r[0]]
+    pairs = []
+    for i, mine in keys:
+        for j, other in keys:
+            own, theirs = mine - other, other - mine
+            if i != j and 0 < len(own) <= _VARIANT_WORDS and 0 < len(theirs) <= _VARIANT_WORDS \
+                    and len(mine & other) > max(len(own), len(theirs)):
+                pairs.append((i, own, theirs))
+    return pairs

@@ -88,6 +88,18 @@ def test_a_table_row_answers_a_limits_question() -> None:
     assert answer.citations[0].location == "lambda.md:4-5, row at line 6"
 
 
+def test_a_limits_row_for_the_variant_asked_about_not_its_sibling() -> None:
+    corpus = _corpus([
+        ("flows", "table", "Workflows > Limits", "| Limit | Value | Notes |\n|---|---|---|\n"
+         "| Maximum duration, Standard workflows | 1 year | Suits approvals that wait two days or more |\n"
+         "| Maximum duration, Express workflows | 5 minutes | Suits short event processing |"),
+    ])
+    question = "can an express workflow wait two days for approvals?"
+    answer = _answer(corpus, question, ["flows"])
+    assert answer.points[0].startswith("Maximum duration, Express workflows: Value 5 minutes")
+    assert not any("1 year" in point for point in answer.points), "Standard's row answers another question"
+
+
 def test_citations_carry_the_stored_spans_their_points_quote() -> None:
     """Highlighting is exact: each citation lists where in its text the quoted points are, from the
     sentence spans stored at ingest (and a table row's own span), not re-found by the renderer."""

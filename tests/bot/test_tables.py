@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.tables import parse_table, row_sentences
+from bot.tables import other_variants, parse_table, row_sentences
+from bot.text import term_set
 
 LIMITS = """| Setting | Limit | Adjustable |
 |---|---|---|
@@ -25,3 +26,24 @@ def test_two_column_tables_read_as_name_and_value() -> None:
 def test_text_that_is_not_a_table_has_no_rows() -> None:
     assert parse_table("just | a line\nand another") == ([], [])
     assert row_sentences("| a | b |\n|---|---|", "x") == []
+
+
+WORKFLOWS = """| Limit | Value | Notes |
+|---|---|---|
+| Maximum execution duration, Standard workflows | 1 year | Suits approvals that wait for days |
+| Maximum execution duration, Express workflows | 5 minutes | Suits short event processing |
+| Execution semantics, Standard workflows | Exactly once | Each state runs once |
+| Execution history, Express workflows | CloudWatch Logs only | Not stored by the service |"""
+
+
+def test_a_row_for_the_variant_not_asked_about_gives_way_to_its_sibling() -> None:
+    express = term_set("can an express workflow wait two days for approvals?")
+    assert other_variants(WORKFLOWS, express) == {0}, "semantics, Standard has no Express sibling: it stays"
+    assert other_variants(WORKFLOWS, term_set("standard or express: how long can a run take?")) == set()
+    assert other_variants(WORKFLOWS, term_set("how long can a workflow run?")) == set(), "no variant named"
+
+
+def test_rows_of_two_attributes_are_not_variants_of_one() -> None:
+    """"Execution semantics, Standard" and "Execution history, Express" share only "execution"."""
+    semantics_and_history = "\n".join(WORKFLOWS.split("\n")[:2] + WORKFLOWS.split("\n")[4:])
+    assert other_variants(semantics_and_history, term_set("express workflow history")) == set()
