@@ -167,7 +167,7 @@ class Composer:
         shape = shape or classify(question)
         candidates = self._candidates(question, retrieval, shape, lead.row if lead else -1)
         best = max((c.score for c in candidates), default=0.0)  # the stop rule's scale: before the focus
-        candidates = self._on_focus(candidates, self._focus(question, lead))
+        candidates = self._on_focus(candidates, self._focus(question, lead, retrieval))
         picked: list[int] = []
         points: list[Point] = []
         if lead is not None and self._is_template(lead.row):
@@ -193,14 +193,24 @@ class Composer:
             per_chunk[candidates[choice].hit.row] = per_chunk.get(candidates[choice].hit.row, 0) + 1
         return points + [candidates[i] for i in picked]
 
-    def _focus(self, question: str, lead: Hit | None) -> set[str]:
+    def _focus(self, question: str, lead: Hit | None, retrieval: Retrieval) -> set[str]:
         """The question's rarest topic words (words of document titles and tags) that the lead's chunk
-        contains: what the answer is about. Empty when the lead does not name them either."""
+        contains: what the answer is about. Empty when the lead does not name them either, or when most
+        of the first hits' documents do not (then the word is the lead's, not the question's)."""
         count = self.settings.focus_terms
         if lead is None or count == 0:
             return set()
         asked = self.corpus.topical(term_set(question))
-        return {t for t in self.corpus.key_terms(asked, count) if t in self.corpus.term_sets[lead.row]}
+        focus = {t for t in self.corpus.key_terms(asked, count) if t in self.corpus.term_sets[lead.row]}
+        quorum = self.settings.focus_quorum
+        if not focus or quorum == 0:
+            return focus
+        first = [self.corpus.doc_of[h.row] for h in retrieval.hits if not h.companion][:quorum]
+        named = [doc for doc in first if self._names(doc, focus)]
+        return focus if 2 * len(named) > len(first) else set()
+
+    def _names(self, doc: int, focus: set[str]) -> bool:
+        return any(focus & self.corpus.term_sets[row] for row in self.corpus.doc_rows[doc])
 
     def _on_focus(self, candidates: list[Point], focus: set[str]) -> list[Point]:
         """The candidates from documents that name what the question is about (the lead's always does)."""
@@ -210,7 +220,7 @@ class Composer:
         for candidate in candidates:
             doc = self.corpus.doc_of[candidate.hit.row]
             if doc not in named:
-                named[doc] = any(focus & self.corpus.term_sets[row] for row in self.corpus.doc_rows[doc])
+                named[doc] = self._names(doc, focus)
         return [c for c in candidates if named[self.corpus.doc_of[c.hit.row]]]
 
     def _figure_table(self, retrieval: Retrieval, wanted: set[str]) -> Hit | None:

@@ -131,6 +131,26 @@ def test_no_padding_from_a_document_that_never_names_what_was_asked() -> None:
     assert len(answer.points) >= 2
 
 
+def test_a_rare_word_of_the_lead_alone_does_not_decide_what_was_asked() -> None:
+    """"archive" is rarer than "storage", and the lead names it; but the next hits, which hold the
+    figure asked for, do not: the word is the lead's, not the question's."""
+    corpus = _corpus([
+        ("objects", "prose", "Objects > Large objects", "Raise the scratch storage only when archive tools need "
+                                                        "real files on disk."),
+        ("limits", "prose", "Limits > Storage", "Scratch storage is 512 MB by default and can be raised to "
+                                                "10,240 MB per function."),
+        ("memory", "prose", "Memory > Sizing", "Scratch storage beyond the default is billed per GB-second."),
+        ("zip", "prose", "Packaging > Archive", "An archive resource zips the source folder."),
+    ])
+    corpus.topic_terms.add("archiv")
+    question = "is scratch storage big enough to unpack a 3 GB archive, or can it be raised?"
+    retrieval = _retrieval(corpus, question, ["objects", "limits", "memory", "zip"])
+    alone = Composer(corpus, PERSONA, AnswerSettings(focus_quorum=0)).compose(question, retrieval)
+    assert "limits.md" not in {c.source for c in alone.citations}, "the lead's word alone filters the figure out"
+    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, retrieval)
+    assert any("10,240 MB" in point for point in answer.points)
+
+
 def test_a_sentence_in_the_first_person_is_a_voice_not_a_point() -> None:
     corpus = _corpus([
         ("voice", "prose", "Queues > Habits", "Before writing any consumer, I check the queue depth alarms. "
