@@ -70,9 +70,16 @@ class Shape:
     code: bool  # the question asks for a template, a handler, a config...
 
 
+# A yes/no or why/where question that names code ("can an Express state machine wait two days?",
+# "where should the handler get the tenant from?") asks about behaviour, unless it asks to be shown.
+_ASKS_ABOUT = re.compile(r"^\W*(can|could|does|do|is|are|why|where|when|should|will|would)\b", re.I)
+_SHOW = re.compile(r"\b(show|give|write|example|examples|templates?|snippets?|samples?|look like|looks like)\b", re.I)
+
+
 def classify(question: str) -> Shape:
     kind: Kind = next((k for k, pattern in _KINDS if pattern.search(question)), "other")
-    code = CODE_INTENT.search(question) is not None
+    code = CODE_INTENT.search(question) is not None and not (_ASKS_ABOUT.search(question)
+                                                             and not _SHOW.search(question))
     return Shape("code" if code and kind in ("how_to", "other", "what_is") else kind, code)
 
 

@@ -23,6 +23,13 @@ def test_question_shapes() -> None:
     assert not classify("What is a dead-letter queue?").code
 
 
+def test_a_question_about_how_code_behaves_is_not_a_request_for_code() -> None:
+    assert not classify("can an express state machine wait two days for an approval?").code
+    assert not classify("where should the lambda handler get the tenant id from?").code
+    assert classify("can you show me the handler for that?").code, "asked to be shown"
+    assert classify("is there an example SAM template for a FIFO queue?").code
+
+
 def test_a_choice_between_two_named_options_is_a_comparison() -> None:
     assert classify("Lambda or Fargate for a transcoding job that runs about 40 minutes?").kind == "compare"
     assert classify("sqs standard or fifo for order events?").kind == "compare"
