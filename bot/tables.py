@@ -7,6 +7,7 @@ order, labelled by the header, so the point says exactly what the table says.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from bot.text import term_set
@@ -57,11 +58,13 @@ def other_variants(text: str, asked: set[str]) -> set[int]:
     return {row for row, own, theirs in _variant_pairs(text) if not own & asked and theirs & asked}
 
 
-def _variant_pairs(text: str) -> list[tuple[int, set[str], set[str]]]:
+@functools.lru_cache(maxsize=4096)
+def _variant_pairs(text: str) -> tuple[tuple[int, frozenset[str], frozenset[str]], ...]:
     """(row, words only it has, words only its sibling has) for every ordered pair of rows that share
-    an attribute and differ in a variant word or two."""
+    an attribute and differ in a variant word or two. A property of the table, not of the question:
+    worked out once per table, not once per question that retrieves it."""
     _, rows = parse_table(text)
-    keys = [(i, term_set(_plain(r[0]))) for i, r in enumerate(rows) if r and r[0]]
+    keys = [(i, frozenset(term_set(_plain(r[0])))) for i, r in enumerate(rows) if r and r[0]]
     pairs = []
     for i, mine in keys:
         for j, other in keys:
@@ -69,4 +72,4 @@ def _variant_pairs(text: str) -> list[tuple[int, set[str], set[str]]]:
             if i != j and 0 < len(own) <= _VARIANT_WORDS and 0 < len(theirs) <= _VARIANT_WORDS \
                     and len(mine & other) > max(len(own), len(theirs)):
                 pairs.append((i, own, theirs))
-    return pairs
+    return tuple(pairs)
