@@ -73,13 +73,13 @@ class Shape:
 # A yes/no or why/where question that names code ("can an Express state machine wait two days?",
 # "where should the handler get the tenant from?") asks about behaviour, unless it asks to be shown.
 _ASKS_ABOUT = re.compile(r"^\W*(can|could|does|do|is|are|why|where|when|should|will|would)\b", re.I)
-_SHOW = re.compile(r"\b(show|give|write|example|examples|templates?|snippets?|samples?|look like|looks like)\b", re.I)
+_CODE_REQUEST = re.compile(r"\b(" + "|".join(vocabulary().code_request) + r")\b", re.I)
 
 
 def classify(question: str) -> Shape:
     kind: Kind = next((k for k, pattern in _KINDS if pattern.search(question)), "other")
-    code = CODE_INTENT.search(question) is not None and not (_ASKS_ABOUT.search(question)
-                                                             and not _SHOW.search(question))
+    wants_code = _CODE_REQUEST.search(question) is not None or not _ASKS_ABOUT.search(question)
+    code = wants_code and CODE_INTENT.search(question) is not None
     return Shape("code" if code and kind in ("how_to", "other", "what_is") else kind, code)
 
 

@@ -54,13 +54,14 @@ class Vocabulary(BaseModel):
 
     providers: dict[str, ProviderWords]  # exactly the providers core.providers knows
     code_intent: list[str]
+    code_request: list[str]  # words that ask to be shown code, not only name it
     language_hints: dict[str, list[str]]
     injection: list[str]
     context_names: list[str]  # regular expressions with NAME where the name goes
     stopwords: list[str]
     abstention: Abstention
 
-    _check_intent = field_validator("code_intent", "injection")(_patterns)
+    _check_intent = field_validator("code_intent", "code_request", "injection")(_patterns)
 
     @field_validator("context_names")
     @classmethod
