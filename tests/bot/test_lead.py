@@ -46,6 +46,13 @@ def _answer(corpus: Corpus, question: str, order: list[str], settings: AnswerSet
     return composer.compose(question, _retrieval(corpus, question, order))
 
 
+
+def _without_and_with(corpus: Corpus, question: str, order: list[str], off: AnswerSettings) -> tuple[Answer, Answer]:
+    """The answer with a rule switched off (`off`), then with the default settings."""
+    retrieval = _retrieval(corpus, question, order)
+    without = Composer(corpus, PERSONA, off).compose(question, retrieval)
+    return without, Composer(corpus, PERSONA, AnswerSettings()).compose(question, retrieval)
+
 CORPUS = _corpus([
     ("overview", "prose", "Queues > Overview", "Queues decouple producers from consumers in most systems. "
                                                "Queues retry failed messages for a while."),
@@ -123,10 +130,8 @@ def test_no_padding_from_a_document_that_never_names_what_was_asked() -> None:
         ("spoof", "prose", "Tenants > Problem", "A caller can claim another tenant when the body names it."),
     ])
     question = "where should the function get the tenant id from instead of the request body?"
-    retrieval = _retrieval(corpus, question, ["tenants", "fifo", "spoof"])
-    padded = Composer(corpus, PERSONA, AnswerSettings(focus_terms=0)).compose(question, retrieval)
+    padded, answer = _without_and_with(corpus, question, ["tenants", "fifo", "spoof"], AnswerSettings(focus_terms=0))
     assert "fifo.md" in {c.source for c in padded.citations}, "without the rule the queue sentence pads the answer"
-    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, retrieval)
     assert {c.source for c in answer.citations} == {"tenants.md"}
     assert len(answer.points) >= 2
 
@@ -144,10 +149,9 @@ def test_a_rare_word_of_the_lead_alone_does_not_decide_what_was_asked() -> None:
     ])
     corpus.topic_terms.add("archiv")
     question = "is scratch storage big enough to unpack a 3 GB archive, or can it be raised?"
-    retrieval = _retrieval(corpus, question, ["objects", "limits", "memory", "zip"])
-    alone = Composer(corpus, PERSONA, AnswerSettings(focus_quorum=0)).compose(question, retrieval)
+    alone, answer = _without_and_with(corpus, question, ["objects", "limits", "memory", "zip"],
+                                      AnswerSettings(focus_quorum=0))
     assert "limits.md" not in {c.source for c in alone.citations}, "the lead's word alone filters the figure out"
-    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, retrieval)
     assert any("10,240 MB" in point for point in answer.points)
 
 
