@@ -9,13 +9,23 @@ from core.providers import ANY_PROVIDER_WORD, providers_in
 
 _FOLLOWUP_START = re.compile(r"^(and|but|also|or|what about|how about|same|then|so|ok|okay|now)\b", re.I)
 _PRONOUN = re.compile(r"\b(it|its|that|this|those|these|them|there|one|ones)\b", re.I)
+# A demonstrative as the subject of a question ("what would that cost", "does this scale"; not "the
+# problem is that Lambda...") or as the object at its end ("the Terraform for that?") points back,
+# however long the question is.
+_POINTS_BACK = re.compile(r"(^|\b(what|how|why|where|when|which)(\s+\w+)?\s+)"
+                          r"(would|will|does|did|do|could|can|should|is|was|are)\s+(that|this|those|these|they)\b"
+                          r"|\b(of|for|with|about|on|to|do|does|like)\s+(that|this|those|these|them)\s*[?.!]*$", re.I)
+_LONGEST_FOLLOWUP = 16  # words: a longer question states its own topic
 
 
 def is_followup(question: str) -> bool:
     content = term_set(question)
     if _FOLLOWUP_START.match(question) and len(content) <= 6:
         return True
-    return len(words(question)) <= 8 and (_PRONOUN.search(question) is not None or len(content) <= 2)
+    size = len(words(question))
+    if size <= 8 and (_PRONOUN.search(question) is not None or len(content) <= 2):
+        return True
+    return size <= _LONGEST_FOLLOWUP and _POINTS_BACK.search(question) is not None
 
 
 def contextualize(question: str, history: list[str]) -> str:
