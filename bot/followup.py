@@ -29,10 +29,12 @@ def is_followup(question: str) -> bool:
 
 
 def contextualize(question: str, history: list[str]) -> str:
-    """The retrieval query: the question alone, or merged with the previous one for a follow-up."""
+    """The retrieval query: the question alone, or merged with the previous one for a follow-up. The
+    previous one is read in its own context first: after "How do I retry SQS failures?" and "and on
+    Azure?", "what would that cost?" is about retries on Azure, not about "and on Azure?" alone."""
     if not history or not is_followup(question):
         return question
-    previous = history[-1]
+    previous = contextualize(history[-1], history[:-1])
     if providers_in(question) and set(providers_in(question)) != set(providers_in(previous)):
         # The user switched provider: keep the topic, drop the old provider's service names.
         previous = ANY_PROVIDER_WORD.sub(" ", previous)

@@ -30,3 +30,18 @@ def test_a_question_with_its_own_topic_stands_alone(question: str) -> None:
     """"that" as a conjunction, "it" as a placeholder, or a long question: nothing to merge."""
     assert not is_followup(question)
     assert contextualize(question, [PREVIOUS]) == question
+
+
+def test_a_followup_to_a_followup_keeps_the_first_topic() -> None:
+    history = ["How do I retry failed SQS messages with a dead-letter queue?", "and on Azure?"]
+    query = contextualize("what would that cost?", history)
+    assert "retry failed" in query and "dead-letter queue" in query  # the topic, from two turns back
+    assert "Azure" in query and "SQS" not in query  # ...on the provider the second turn switched to
+    assert query.endswith("what would that cost?")
+
+
+def test_a_new_topic_ends_the_chain() -> None:
+    history = ["How do I retry failed SQS messages with a dead-letter queue?", "and on Azure?",
+               "How should I size DynamoDB partition keys for a multi-tenant table?"]
+    query = contextualize("what would that cost?", history)
+    assert query.startswith("How should I size DynamoDB") and "retry" not in query
