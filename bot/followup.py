@@ -8,13 +8,14 @@ from bot.text import term_set, words
 from core.providers import ANY_PROVIDER_WORD, providers_in
 
 _FOLLOWUP_START = re.compile(r"^(and|but|also|or|what about|how about|same|then|so|ok|okay|now)\b", re.I)
-_PRONOUN = re.compile(r"\b(it|its|that|this|those|these|them|there|one|ones)\b", re.I)
+_DEMONSTRATIVE = "that|this|those|these"
+_PRONOUN = re.compile(rf"\b(it|its|{_DEMONSTRATIVE}|them|there|one|ones)\b", re.I)
 # A demonstrative as the subject of a question ("what would that cost", "does this scale"; not "the
 # problem is that Lambda...") or as the object at its end ("the Terraform for that?") points back,
 # however long the question is.
-_POINTS_BACK = re.compile(r"(^|\b(what|how|why|where|when|which)(\s+\w+)?\s+)"
-                          r"(would|will|does|did|do|could|can|should|is|was|are)\s+(that|this|those|these|they)\b"
-                          r"|\b(of|for|with|about|on|to|do|does|like)\s+(that|this|those|these|them)\s*[?.!]*$", re.I)
+_POINTS_BACK = re.compile(rf"(^|\b(what|how|why|where|when|which)(\s+\w+)?\s+)"
+                          rf"(would|will|does|did|do|could|can|should|is|was|are)\s+({_DEMONSTRATIVE}|they)\b"
+                          rf"|\b(of|for|with|about|on|to|do|does|like)\s+({_DEMONSTRATIVE}|them)\s*[?.!]*$", re.I)
 _LONGEST_FOLLOWUP = 16  # words: a longer question states its own topic
 
 

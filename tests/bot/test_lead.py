@@ -46,12 +46,12 @@ def _answer(corpus: Corpus, question: str, order: list[str], settings: AnswerSet
     return composer.compose(question, _retrieval(corpus, question, order))
 
 
-
 def _without_and_with(corpus: Corpus, question: str, order: list[str], off: AnswerSettings) -> tuple[Answer, Answer]:
     """The answer with a rule switched off (`off`), then with the default settings."""
     retrieval = _retrieval(corpus, question, order)
     without = Composer(corpus, PERSONA, off).compose(question, retrieval)
     return without, Composer(corpus, PERSONA, AnswerSettings()).compose(question, retrieval)
+
 
 CORPUS = _corpus([
     ("overview", "prose", "Queues > Overview", "Queues decouple producers from consumers in most systems. "
