@@ -76,9 +76,14 @@ _ASKS_ABOUT = re.compile(r"^\W*(can|could|does|do|is|are|why|where|when|should|w
 _CODE_REQUEST = re.compile(r"\b(" + "|".join(vocabulary().code_request) + r")\b", re.I)
 
 
+def asks_to_be_shown(question: str) -> bool:
+    """Whether the question asks in so many words for code ("show me", "write", "give me an example")."""
+    return _CODE_REQUEST.search(question) is not None
+
+
 def classify(question: str) -> Shape:
     kind: Kind = next((k for k, pattern in _KINDS if pattern.search(question)), "other")
-    wants_code = _CODE_REQUEST.search(question) is not None or not _ASKS_ABOUT.search(question)
+    wants_code = asks_to_be_shown(question) or not _ASKS_ABOUT.search(question)
     code = wants_code and CODE_INTENT.search(question) is not None
     return Shape("code" if code and kind in ("how_to", "other", "what_is") else kind, code)
 

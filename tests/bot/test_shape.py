@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bot.corpus import Corpus
-from bot.shape import classify, describe_template, label_for, leading_comment, role_bonus
+from bot.shape import asks_to_be_shown, classify, describe_template, label_for, leading_comment, role_bonus
 
 
 def test_question_shapes() -> None:
@@ -28,6 +28,16 @@ def test_a_question_about_how_code_behaves_is_not_a_request_for_code() -> None:
     assert not classify("where should the lambda handler get the tenant id from?").code
     assert classify("can you show me the handler for that?").code, "asked to be shown"
     assert classify("is there an example SAM template for a FIFO queue?").code
+
+
+def test_a_request_verb_counts_only_when_it_addresses_someone() -> None:
+    for asked in ("can you show the Terraform for it?", "Show the ASL for the order workflow",
+                  "show me the SAM side", "write a handler that validates the body", "give me the IAM policy"):
+        assert asks_to_be_shown(asked), asked
+    for told in ("my helper module's logs never show up in CloudWatch",
+                 "how do I get Cloud Run JSON logs to show the right severity?",
+                 "what write throughput does one partition key get?"):
+        assert not asks_to_be_shown(told), told
 
 
 def test_a_choice_between_two_named_options_is_a_comparison() -> None:
