@@ -17,7 +17,16 @@ from bot.answer import Answer, Citation, Template
 from bot.corpus import Corpus
 from bot.persona import Persona
 from bot.retrieve import Hit, Retrieval
-from bot.shape import Shape, classify, describe_template, hinted_languages, label_for, role_bonus, shape_bonus
+from bot.shape import (
+    Shape,
+    asks_to_be_shown,
+    classify,
+    describe_template,
+    hinted_languages,
+    label_for,
+    role_bonus,
+    shape_bonus,
+)
 from bot.tables import indexed_rows, other_variants, row_sentences
 from bot.text import term_set, words
 from core.settings import AnswerSettings
@@ -26,6 +35,9 @@ from ingest.hostile import addressed_to_assistant
 from ingest.tables import row_spans
 
 DIAGRAMS = frozenset({"mermaid", "plantuml", "dot", "graphviz"})
+# Languages that are mostly data (a sample event, an output, a config): code asked for without naming
+# a language is a program, not these.
+DATA_LANGUAGES = frozenset({"json", "yaml", "toml", "xml", "text", ""})
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,7 @@ class Composer:
     def compose(self, question: str, retrieval: Retrieval) -> Answer:
         shape = classify(question)
         lead = self.lead(retrieval, shape, question)
+        retrieval = with_lead_first(retrieval, lead)
         # The lead point opens the answer; after it, points keep their source's order (steps in sequence).
         points = self.choose_points(question, retrieval, shape, lead)
         points = points[:1] + sorted(points[1:], key=lambda p: p.sentence)
@@ -155,6 +168,10 @@ class Composer:
             table = self._figure_table(retrieval, term_set(question))
             if table is not None:
                 return table
+        if shape.code and asks_to_be_shown(question):
+            template = self._asked_template(retrieval, question)
+            if template is not None:
+                return template
         for hit in retrieval.hits:
             if hit.companion:
                 continue
@@ -222,6 +239,39 @@ class Composer:
             if doc not in named:
                 named[doc] = self._names(doc, focus)
         return [c for c in candidates if named[self.corpus.doc_of[c.hit.row]]]
+
+    def _asked_template(self, retrieval: Retrieval, question: str) -> Hit | None:
+        """For an explicit request to be shown code whose best hit is prose, the template it asks for:
+        the code of the best hit's own section, else of the first of the leading documents that has
+        some (the topic, e.g. after "can you show me the ASL for that?"), the closest to the question;
+        in the language the question names, or a program when it names none. It takes the best hit's
+        place in evidence order, so it is cited first."""
+        leading = [h for h in retrieval.hits if not h.companion]
+        if not leading or self._is_template(leading[0].row) or 0 in (self.settings.max_templates,
+                                                                     self.settings.code_lead_documents):
+            return None
+        hinted = hinted_languages(question)
+
+        def fitting(rows: list[int]) -> list[int]:
+            return [row for row in dict.fromkeys(rows) if self._is_template(row) and (
+                self.corpus.metas[row]["language"] in hinted if hinted
+                else self.corpus.metas[row]["language"] not in DATA_LANGUAGES)]
+
+        section = self.corpus.metas[leading[0].row]["section"]
+        doc = self.corpus.doc_rows[self.corpus.doc_of[leading[0].row]]
+        # A section's first example is its main one (a sample event or an output follows it).
+        own = fitting([c for r in doc if self.corpus.metas[r]["section"] == section
+                       for c in self.corpus.children.get(r, [])])
+        if own:
+            return replace(leading[0], row=own[0], companion=False)
+        documents = list(dict.fromkeys(self.corpus.doc_of[h.row] for h in leading))
+        for document in documents[: self.settings.code_lead_documents]:
+            rows = self.corpus.doc_rows[document]
+            found = fitting([*rows, *(c for r in rows for c in self.corpus.children.get(r, []))])
+            if found:
+                best = max(found, key=lambda row: float(self.corpus.vectors[row] @ retrieval.vector))
+                return replace(leading[0], row=best, companion=False)
+        return None
 
     def _figure_table(self, retrieval: Retrieval, wanted: set[str]) -> Hit | None:
         first = [h for h in retrieval.hits if not h.companion][: self.settings.figure_table_depth]
@@ -400,6 +450,14 @@ class Composer:
         meta = self.corpus.metas[row]
         return Template(n=n, language=meta["language"], code=self.corpus.texts[row], source=meta["source"],
                         section=meta["section"])
+
+
+def with_lead_first(retrieval: Retrieval, lead: Hit | None) -> Retrieval:
+    """The evidence with a lead that retrieval did not rank first (a template brought in for a code
+    request) moved to the front, so it is cited [1]; unchanged when the lead is one of the hits."""
+    if lead is None or lead in retrieval.hits:
+        return retrieval
+    return replace(retrieval, hits=[lead, *(h for h in retrieval.hits if h.row != lead.row)])
 
 
 def evidence_positions(retrieval: Retrieval) -> dict[int, int]:

@@ -141,6 +141,9 @@ class AnswerSettings(BaseModel):
                                            "names ('SAM' means YAML) ranks above one that is not")
     hinted_template_documents: int = Field(2, ge=0, le=10, description="a code request naming a language no "
                                            "hit has looks for it in the documents of this many first hits")
+    code_lead_documents: int = Field(3, ge=0, le=10, description="a request for code whose best hit is prose "
+                                     "opens with its own template, else one from the first of this many leading "
+                                     "documents that has one (0: off)")
     template_cited_bonus: float = Field(0.2, ge=0, le=2, description="a template of a section the answer cites")
     figure_table_depth: int = Field(3, ge=0, le=20, description="a limits or cost question leads with a table among "
                                     "this many first hits...")

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.compose import Composer, evidence_positions, fence, tidy
+from bot.compose import Composer, evidence_positions, fence, tidy, with_lead_first
 from bot.corpus import Corpus, Sentence
 from bot.persona import Persona
 from bot.retrieve import Hit, Retrieval
@@ -73,11 +73,12 @@ def test_citation_numbering_invariants(case: tuple[Corpus, Retrieval, str]) -> N
     assert len(used_in_points) == len(answer.points), "every point ends with one citation"
     assert set(used_in_points) | {t.n for t in answer.templates} == set(numbers), "every citation is used"
     assert used_in_points == sorted(used_in_points), "points follow the evidence order"
-    position = evidence_positions(retrieval)
-    ranks = [position[next(h.row for h in retrieval.hits if corpus.texts[h.row] == c.text)] for c in answer.citations]
+    lead = Composer(corpus, PERSONA, AnswerSettings()).lead(retrieval, classify(question), question)
+    evidence = with_lead_first(retrieval, lead)
+    position = evidence_positions(evidence)
+    ranks = [position[next(h.row for h in evidence.hits if corpus.texts[h.row] == c.text)] for c in answer.citations]
     assert ranks == sorted(ranks), "citations are numbered in evidence order"
     if answer.points:
-        lead = Composer(corpus, PERSONA, AnswerSettings()).lead(retrieval, classify(question), question)
         assert lead is not None and answer.points[0].endswith("[1]")
         assert corpus.texts[lead.row] == answer.citations[0].text, "[1] is the best quotable evidence"
 

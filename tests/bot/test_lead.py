@@ -212,6 +212,42 @@ def test_a_code_request_naming_a_language_gets_that_language_from_the_hit_docume
     answer = Composer(corpus, PERSONA, AnswerSettings()).compose(question, retrieval)
     assert "yaml" in [t.language for t in answer.templates], "SAM asks for YAML, which the document has"
     assert {c.n for c in answer.citations} >= {t.n for t in answer.templates}, "a template is cited like any source"
-    off = AnswerSettings(hinted_template_documents=0)
+    off = AnswerSettings(hinted_template_documents=0, code_lead_documents=0)
     unhinted = Composer(corpus, PERSONA, off).compose(question, retrieval)
     assert "yaml" not in [t.language for t in unhinted.templates]
+
+
+# A document whose code sits under its own Templates heading, apart from the prose that ranks first.
+ORDERS = _corpus([
+    ("problem", "prose", "Order workflow > Problem", "Order steps fail halfway and leave payments without shipments."),
+    ("asl", "template", "Order workflow > Templates > ASL with Retry and Catch",
+     '{"StartAt": "Charge", "States": {"Charge": {"Type": "Task", "Retry": [], "End": true}}}'),
+    ("tradeoffs", "prose", "Order workflow > Trade-offs", "Standard workflows cost more per step than Express "
+                                                         "workflows. Express workflows stop after five minutes."),
+    ("other", "prose", "Choreography > Solution", "Services react to each other's events without a conductor."),
+])
+ORDERS.metas[ORDERS.row["asl"]]["language"] = "json"
+
+
+def test_a_request_to_be_shown_code_opens_with_the_template_of_the_topic_document() -> None:
+    question = "Standard or Express workflows? can you show me the ASL for that?"
+    answer = _answer(ORDERS, question, ["tradeoffs", "other"])
+    assert answer.citations[0].section == "Order workflow > Templates > ASL with Retry and Catch"
+    assert answer.points[0].endswith("[1]") and "json" in answer.points[0]
+    assert [t.n for t in answer.templates][:1] == [1], "the template is attached as the cited [1]"
+    assert "Order workflow > Trade-offs" in [c.section for c in answer.citations], "the top hit is still cited"
+
+
+def test_code_named_without_asking_for_it_keeps_the_prose_lead() -> None:
+    question = "why does the ASL of our Standard workflow cost more than Express?"
+    answer = _answer(ORDERS, question, ["tradeoffs", "other"])
+    assert answer.citations[0].section == "Order workflow > Trade-offs"
+
+
+def test_a_request_for_a_language_the_documents_lack_keeps_the_prose_lead() -> None:
+    question = "show me the Terraform for the order workflow"
+    answer = _answer(ORDERS, question, ["tradeoffs", "other"])
+    assert answer.citations[0].section == "Order workflow > Trade-offs"
+    switched_off = _answer(ORDERS, "show me the ASL for the order workflow", ["tradeoffs", "other"],
+                           AnswerSettings(code_lead_documents=0))
+    assert switched_off.citations[0].section == "Order workflow > Trade-offs"
