@@ -15,6 +15,8 @@ from core.settings import AnswerSettings
 from core.vocabulary import vocabulary
 
 _INJECTION = re.compile("|".join(vocabulary().injection), re.I)  # kb/vocabulary.yaml
+_MISUSE = re.compile("|".join(vocabulary().misuse), re.I)
+MISUSE = "request to attack or abuse a system"
 
 
 # A name in a question: a capitalised word not opening a sentence (Postgres, Middy), a camelCase
@@ -68,6 +70,10 @@ def is_injection(question: str) -> bool:
     return _INJECTION.search(question) is not None
 
 
+def is_misuse(question: str) -> bool:
+    return _MISUSE.search(question) is not None
+
+
 def is_gibberish(question: str, corpus: Corpus, settings: AnswerSettings = DEFAULTS) -> bool:
     """Most words are neither English function words nor known to the knowledge base."""
     tokens = [w for w in words(question) if len(w) > 1 and not w.isdigit()]
@@ -93,6 +99,8 @@ def coverage(question: str, retrieval: Retrieval, corpus: Corpus, top: int = DEF
 def judge(question: str, retrieval: Retrieval, corpus: Corpus, settings: AnswerSettings) -> Verdict:
     if is_injection(question):
         return Verdict(False, "instruction override attempt")
+    if is_misuse(question):
+        return Verdict(False, MISUSE)
     if not retrieval.hits:
         return Verdict(False, "nothing retrieved")
     if is_gibberish(question, corpus, settings):

@@ -43,6 +43,7 @@ class Abstention(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     injection: str
+    misuse: str
     unknown_names: str  # {names}
     not_found: str
     covers: str  # {scope}
@@ -57,11 +58,12 @@ class Vocabulary(BaseModel):
     code_request: list[str]  # words that ask to be shown code, not only name it
     language_hints: dict[str, list[str]]
     injection: list[str]
+    misuse: list[str]  # requests to attack or abuse a system
     context_names: list[str]  # regular expressions with NAME where the name goes
     stopwords: list[str]
     abstention: Abstention
 
-    _check_intent = field_validator("code_intent", "code_request", "injection")(_patterns)
+    _check_intent = field_validator("code_intent", "code_request", "injection", "misuse")(_patterns)
 
     @field_validator("context_names")
     @classmethod
