@@ -20,7 +20,7 @@ from bot.followup import contextualize
 from bot.persona import Persona, load_persona
 from bot.question import clean_question
 from bot.retrieve import Filters, HybridRetriever, Retrieval
-from bot.scope import MISUSE, Verdict, coverage_gap, judge, with_coverage_note
+from bot.scope import INJECTION, MISUSE, Verdict, coverage_gap, judge, with_coverage_note
 from bot.snapshot import Snapshot, Watcher, load_snapshot
 from core.settings import Settings
 from core.vocabulary import vocabulary
@@ -58,7 +58,7 @@ def abstention(question: str, persona: Persona, verdict: Verdict) -> Answer:
     wording = vocabulary().abstention
     scope = "; ".join(persona.data.scope)
     example = persona.data.example_questions[0] if persona.data.example_questions else ""
-    if verdict.reason == "instruction override attempt":
+    if verdict.reason == INJECTION:
         lead = wording.injection
     elif verdict.reason == MISUSE:
         lead = wording.misuse

@@ -258,16 +258,14 @@ class Composer:
                 else self.corpus.metas[row]["language"] not in DATA_LANGUAGES)]
 
         section = self.corpus.metas[leading[0].row]["section"]
-        doc = self.corpus.doc_rows[self.corpus.doc_of[leading[0].row]]
         # A section's first example is its main one (a sample event or an output follows it).
-        own = fitting([c for r in doc if self.corpus.metas[r]["section"] == section
-                       for c in self.corpus.children.get(r, [])])
+        own = fitting([child for row in self.corpus.doc_rows[self.corpus.doc_of[leading[0].row]]
+                       if self.corpus.metas[row]["section"] == section for child in self.corpus.children.get(row, [])])
         if own:
             return replace(leading[0], row=own[0], companion=False)
         documents = list(dict.fromkeys(self.corpus.doc_of[h.row] for h in leading))
         for document in documents[: self.settings.code_lead_documents]:
-            rows = self.corpus.doc_rows[document]
-            found = fitting([*rows, *(c for r in rows for c in self.corpus.children.get(r, []))])
+            found = fitting(self._document_code(document))
             if found:
                 best = max(found, key=lambda row: float(self.corpus.vectors[row] @ retrieval.vector))
                 return replace(leading[0], row=best, companion=False)
@@ -406,13 +404,16 @@ class Composer:
         first = [h for h in retrieval.hits if not h.companion][: self.settings.hinted_template_documents]
         found: dict[int, Hit] = {}
         for hit in first:
-            rows = self.corpus.doc_rows[self.corpus.doc_of[hit.row]]
-            related = [*rows, *(c for r in rows for c in self.corpus.children.get(r, []))]
-            for row in related:
+            for row in self._document_code(self.corpus.doc_of[hit.row]):
                 if row not in present and row not in found and self._is_template(row) \
                         and self.corpus.metas[row]["language"] in hinted:
                     found[row] = replace(hit, row=row, companion=True)
         return list(found.values())
+
+    def _document_code(self, doc: int) -> list[int]:
+        """A document's rows and the files its sections include, in order: where its code can be."""
+        rows = self.corpus.doc_rows[doc]
+        return list(dict.fromkeys([*rows, *(c for r in rows for c in self.corpus.children.get(r, []))]))
 
     def _parent_row(self, row: int) -> int | None:
         return self.corpus.row.get(str(self.corpus.metas[row].get("parent_id") or ""))

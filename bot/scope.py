@@ -16,6 +16,7 @@ from core.vocabulary import vocabulary
 
 _INJECTION = re.compile("|".join(vocabulary().injection), re.I)  # kb/vocabulary.yaml
 _MISUSE = re.compile("|".join(vocabulary().misuse), re.I)
+INJECTION = "instruction override attempt"
 MISUSE = "request to attack or abuse a system"
 
 
@@ -98,7 +99,7 @@ def coverage(question: str, retrieval: Retrieval, corpus: Corpus, top: int = DEF
 
 def judge(question: str, retrieval: Retrieval, corpus: Corpus, settings: AnswerSettings) -> Verdict:
     if is_injection(question):
-        return Verdict(False, "instruction override attempt")
+        return Verdict(False, INJECTION)
     if is_misuse(question):
         return Verdict(False, MISUSE)
     if not retrieval.hits:
