@@ -68,6 +68,9 @@ _ABOUT_PAGE = re.compile(r"^(?:this|the following)\s+(?:reference\s+sheet|articl
 _DIAGRAM_SOURCE = re.compile(r"^(?:graph|flowchart)\s+(?:LR|RL|TB|TD|BT)\b|^(?:sequenceDiagram|classDiagram|"
                              r"stateDiagram(?:-v2)?|erDiagram|gantt|journey|mindmap)\b|\s-->|\s->>", re.I)
 
+# What comes right before a sentence that opens a numbered step ("2. ", "3) **").
+_STEP = re.compile(r"(?:^|\n)[ \t]*(\d{1,2})[.)][ \t]+(?:\*\*)?$")
+
 # Words that stay lower case in a title ("Monitoring and Observability Pattern").
 _TITLE_SMALL = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the",
                           "to", "via", "vs", "with"})
@@ -125,7 +128,10 @@ class Composer:
         retrieval = with_lead_first(retrieval, lead)
         # The lead point opens the answer; after it, points keep their source's order (steps in sequence).
         points = self.choose_points(question, retrieval, shape, lead)
-        points = points[:1] + sorted(points[1:], key=lambda p: p.sentence)
+        steps = self._steps(points, lead, shape)
+        opening = max(1, next((i for i, p in enumerate(points) if i >= len(steps) or p is not steps[i]), len(points)))
+        # a procedure's steps keep their order
+        points = points[:opening] + sorted(points[opening:], key=lambda p: p.sentence)
         chosen = [(p.text, p.hit) for p in points]
         return self.assemble(question, retrieval, chosen, lead=lead, shape=shape)
 
@@ -146,7 +152,9 @@ class Composer:
             quoted.setdefault(hit.row, []).append(text)
         citations = [self._citation(numbers[row], hits[row], quoted.get(row, [])) for row in rows]
         ordered = sorted(enumerate(chosen), key=lambda item: (numbers[item[1][1].row], item[0]))
-        rendered_points = [f"{self._labelled(shape, text, hit)} [{numbers[hit.row]}]" for _, (text, hit) in ordered]
+        steps = {row: self._step_numbers(row, texts) for row, texts in quoted.items()} if shape.kind == "how_to" else {}
+        rendered_points = [f"{self._labelled(shape, text, hit, steps.get(hit.row, {}))} [{numbers[hit.row]}]"
+                           for _, (text, hit) in ordered]
         rendered_templates = [self._template(numbers[h.row], h.row) for h in templates]
         disclaimer = self.persona.disclaimer(question, *[text for text, _ in chosen],
                                              *[t.section + " " + t.code for t in rendered_templates])
@@ -154,9 +162,11 @@ class Composer:
         return Answer(question=question, answer=markdown, abstained=False, citations=citations,
                       templates=rendered_templates, disclaimer=disclaimer, points=rendered_points)
 
-    def _labelled(self, shape: Shape, text: str, hit: Hit) -> str:
+    def _labelled(self, shape: Shape, text: str, hit: Hit, steps: dict[str, int] | None = None) -> str:
         if self.corpus.metas[hit.row]["kind"] != "prose":
             return text
+        if steps and text in steps:
+            return f"Step {steps[text]}: {text}"
         label = label_for(shape, str(self.corpus.metas[hit.row]["section"]))
         return f"{label}: {text}" if label else text
 
@@ -191,7 +201,10 @@ class Composer:
             points.append(Point(-1, lead, 1.0, describe_template(self.corpus, lead.row), self.corpus.vectors[lead.row]))
         elif lead is not None:
             own = [i for i, c in enumerate(candidates) if c.hit.row == lead.row]
-            if own:
+            steps = [candidates.index(p) for p in self._steps(candidates, lead, shape)]
+            if steps:
+                picked.extend(steps[: self.settings.max_points - 1])
+            elif own:
                 picked.append(max(own, key=lambda i: candidates[i].score))
         if not candidates:
             return points
@@ -209,6 +222,36 @@ class Composer:
             picked.append(choice)
             per_chunk[candidates[choice].hit.row] = per_chunk.get(candidates[choice].hit.row, 0) + 1
         return points + [candidates[i] for i in picked]
+
+    def _steps(self, points: list[Point], lead: Hit | None, shape: Shape) -> list[Point]:
+        """For a how-to question whose lead is a numbered procedure (three steps or more), the points
+        that open its steps, in order: the answer is the procedure, not its best step and sentences
+        from elsewhere that resemble it."""
+        if shape.kind != "how_to" or lead is None or self.settings.procedure_steps == 0:
+            return []
+        steps = [p for p in points if p.hit.row == lead.row and p.sentence >= 0 and self._opens_step(p.sentence)]
+        steps.sort(key=lambda p: p.sentence)
+        return steps[: self.settings.procedure_steps] if len(steps) >= 3 else []
+
+    def _opens_step(self, sentence: int) -> bool:
+        return self._step_number(sentence) is not None
+
+    def _step_number(self, sentence: int) -> int | None:
+        found = self.corpus.sentences[sentence]
+        match = _STEP.search(self.corpus.texts[found.chunk][: found.start])
+        return int(match.group(1)) if match else None
+
+    def _step_numbers(self, row: int, texts: list[str]) -> dict[str, int]:
+        """The quoted texts of a chunk that open its numbered steps, with their numbers, when the
+        answer quotes three or more of them (one step alone reads better without a number)."""
+        wanted = set(texts)
+        numbered = {}
+        for sentence in self.corpus.by_chunk.get(row, []):
+            text = tidy(self.corpus.sentences[sentence].text)
+            number = self._step_number(sentence) if text in wanted else None
+            if number is not None:
+                numbered[text] = number
+        return numbered if len(numbered) >= 3 else {}
 
     def _focus(self, question: str, lead: Hit | None, retrieval: Retrieval) -> set[str]:
         """The question's rarest topic words (words of document titles and tags) that the lead's chunk

@@ -144,6 +144,9 @@ class AnswerSettings(BaseModel):
     code_lead_documents: int = Field(3, ge=0, le=10, description="a request for code whose best hit is prose "
                                      "opens with its own template, else one from the first of this many leading "
                                      "documents that has one (0: off)")
+    procedure_steps: int = Field(5, ge=0, le=12, description="a how-to question whose best hit is a numbered "
+                                 "procedure of three steps or more is answered with up to this many of its steps, "
+                                 "in order (0: off)")
     template_cited_bonus: float = Field(0.2, ge=0, le=2, description="a template of a section the answer cites")
     figure_table_depth: int = Field(3, ge=0, le=20, description="a limits or cost question leads with a table among "
                                     "this many first hits...")

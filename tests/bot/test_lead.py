@@ -251,3 +251,32 @@ def test_a_request_for_a_language_the_documents_lack_keeps_the_prose_lead() -> N
     switched_off = _answer(ORDERS, "show me the ASL for the order workflow", ["tradeoffs", "other"],
                            AnswerSettings(code_lead_documents=0))
     assert switched_off.citations[0].section == "Order workflow > Trade-offs"
+
+
+PROCEDURE = _corpus([
+    ("steps", "prose", "Tenants > Solution > Row-level isolation",
+     "1. Prefix every partition key of the shared table with the tenant id and a delimiter.\n"
+     "2. Give the tenant role a LeadingKeys condition on the tenant tag of the session.\n"
+     "3. Assume the tenant role with a session tag for each request.\n"
+     "4. Use those temporary credentials for all data access, so a wrong key is denied."),
+    ("pooled", "prose", "Tenants > Problem", "A shared table keeps every tenant's data in one place. "
+                                             "One missing tenant filter in a shared table query exposes data."),
+    ("single", "prose", "Tables > Solution", "Store related items of the shared table under one partition key."),
+])
+TENANT_HITS = ["steps", "pooled", "single"]
+
+
+def test_a_how_to_question_led_by_a_procedure_gets_its_steps_in_order() -> None:
+    question = "How do I isolate tenant data in a shared table?"
+    without, answer = _without_and_with(PROCEDURE, question, TENANT_HITS, AnswerSettings(procedure_steps=0))
+    steps = [p for p in answer.points if p.startswith("Step ")]
+    assert [p.split(":")[0] for p in steps] == ["Step 1", "Step 2", "Step 3", "Step 4"]
+    assert answer.points[:4] == steps and all(p.endswith("[1]") for p in steps)
+    assert "Use those temporary credentials" in steps[3]
+    assert not any(p.startswith("Step ") for p in without.points)  # the best step and sentences elsewhere
+    assert sum("[1]" in p for p in without.points) < 4, "the rule must change the answer for this to mean anything"
+
+
+def test_other_questions_on_a_procedure_get_no_steps() -> None:
+    answer = _answer(PROCEDURE, "What is a shared table for tenants?", TENANT_HITS)
+    assert not any(p.startswith("Step ") for p in answer.points)
