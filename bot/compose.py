@@ -30,7 +30,7 @@ from bot.shape import (
 from bot.tables import indexed_rows, other_variants, row_sentences
 from bot.text import term_set, words
 from core.settings import AnswerSettings
-from core.text_units import Span, is_quotable, strip_bold, strip_bullet, strip_citations, strip_links
+from core.text_units import Span, is_quotable, step_number, strip_bold, strip_bullet, strip_citations, strip_links
 from ingest.hostile import addressed_to_assistant
 from ingest.tables import row_spans
 
@@ -68,8 +68,7 @@ _ABOUT_PAGE = re.compile(r"^(?:this|the following)\s+(?:reference\s+sheet|articl
 _DIAGRAM_SOURCE = re.compile(r"^(?:graph|flowchart)\s+(?:LR|RL|TB|TD|BT)\b|^(?:sequenceDiagram|classDiagram|"
                              r"stateDiagram(?:-v2)?|erDiagram|gantt|journey|mindmap)\b|\s-->|\s->>", re.I)
 
-# What comes right before a sentence that opens a numbered step ("2. ", "3) **").
-_STEP = re.compile(r"(?:^|\n)[ \t]*(\d{1,2})[.)][ \t]+(?:\*\*)?$")
+_MIN_STEPS = 3  # fewer numbered items are a list, not a procedure
 
 # Words that stay lower case in a title ("Monitoring and Observability Pattern").
 _TITLE_SMALL = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the",
@@ -126,12 +125,7 @@ class Composer:
         shape = classify(question)
         lead = self.lead(retrieval, shape, question)
         retrieval = with_lead_first(retrieval, lead)
-        # The lead point opens the answer; after it, points keep their source's order (steps in sequence).
         points = self.choose_points(question, retrieval, shape, lead)
-        steps = self._steps(points, lead, shape)
-        opening = max(1, next((i for i, p in enumerate(points) if i >= len(steps) or p is not steps[i]), len(points)))
-        # a procedure's steps keep their order
-        points = points[:opening] + sorted(points[opening:], key=lambda p: p.sentence)
         chosen = [(p.text, p.hit) for p in points]
         return self.assemble(question, retrieval, chosen, lead=lead, shape=shape)
 
@@ -191,19 +185,22 @@ class Composer:
 
     def choose_points(self, question: str, retrieval: Retrieval, shape: Shape | None = None,
                       lead: Hit | None = None) -> list[Point]:
+        """The answer's points in answer order: the lead point (or a procedure's steps) first, then the
+        others in their source's order."""
         shape = shape or classify(question)
         candidates = self._candidates(question, retrieval, shape, lead.row if lead else -1)
         best = max((c.score for c in candidates), default=0.0)  # the stop rule's scale: before the focus
         candidates = self._on_focus(candidates, self._focus(question, lead, retrieval))
         picked: list[int] = []
         points: list[Point] = []
+        steps: list[int] = []
         if lead is not None and self._is_template(lead.row):
             points.append(Point(-1, lead, 1.0, describe_template(self.corpus, lead.row), self.corpus.vectors[lead.row]))
         elif lead is not None:
             own = [i for i, c in enumerate(candidates) if c.hit.row == lead.row]
-            steps = [candidates.index(p) for p in self._steps(candidates, lead, shape)]
+            steps = [candidates.index(p) for p in self._steps(candidates, lead, shape)][: self.settings.max_points - 1]
             if steps:
-                picked.extend(steps[: self.settings.max_points - 1])
+                picked.extend(steps)
             elif own:
                 picked.append(max(own, key=lambda i: candidates[i].score))
         if not candidates:
@@ -221,7 +218,9 @@ class Composer:
                 break
             picked.append(choice)
             per_chunk[candidates[choice].hit.row] = per_chunk.get(candidates[choice].hit.row, 0) + 1
-        return points + [candidates[i] for i in picked]
+        chosen = points + [candidates[i] for i in picked]
+        opening = max(1, len(points) + len(steps))  # a procedure's steps keep their order
+        return chosen[:opening] + sorted(chosen[opening:], key=lambda p: p.sentence)
 
     def _steps(self, points: list[Point], lead: Hit | None, shape: Shape) -> list[Point]:
         """For a how-to question whose lead is a numbered procedure (three steps or more), the points
@@ -229,17 +228,14 @@ class Composer:
         from elsewhere that resemble it."""
         if shape.kind != "how_to" or lead is None or self.settings.procedure_steps == 0:
             return []
-        steps = [p for p in points if p.hit.row == lead.row and p.sentence >= 0 and self._opens_step(p.sentence)]
+        steps = [p for p in points if p.hit.row == lead.row and p.sentence >= 0
+                 and self._step_number(p.sentence) is not None]
         steps.sort(key=lambda p: p.sentence)
-        return steps[: self.settings.procedure_steps] if len(steps) >= 3 else []
-
-    def _opens_step(self, sentence: int) -> bool:
-        return self._step_number(sentence) is not None
+        return steps[: self.settings.procedure_steps] if len(steps) >= _MIN_STEPS else []
 
     def _step_number(self, sentence: int) -> int | None:
         found = self.corpus.sentences[sentence]
-        match = _STEP.search(self.corpus.texts[found.chunk][: found.start])
-        return int(match.group(1)) if match else None
+        return step_number(self.corpus.texts[found.chunk], found.start)
 
     def _step_numbers(self, row: int, texts: list[str]) -> dict[str, int]:
         """The quoted texts of a chunk that open its numbered steps, with their numbers, when the
@@ -251,7 +247,7 @@ class Composer:
             number = self._step_number(sentence) if text in wanted else None
             if number is not None:
                 numbered[text] = number
-        return numbered if len(numbered) >= 3 else {}
+        return numbered if len(numbered) >= _MIN_STEPS else {}
 
     def _focus(self, question: str, lead: Hit | None, retrieval: Retrieval) -> set[str]:
         """The question's rarest topic words (words of document titles and tags) that the lead's chunk

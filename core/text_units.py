@@ -14,6 +14,7 @@ import re
 Span = tuple[int, int]
 
 BULLET = re.compile(r"^\s*([-*+]|\d+[.)])\s+")  # a list item's marker, at any indentation
+NUMBERED = re.compile(r"[ \t]*(\d+)[.)][ \t]+(?:\*\*)?")  # a numbered item's marker ("2. ", "3) **")
 CHECKBOX = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[[ xX]\]\s+")  # a task list item's marker and box
 # A top-level list item (indented at most 3 spaces, as CommonMark has it): where the chunker may cut an
 # over-long list; a nested item stays with its parent there, while an answer unit is any item.
@@ -45,6 +46,14 @@ def strip_citations(text: str) -> str:
 def strip_bullet(text: str) -> str:
     """The list marker and a task list's checkbox ("- [ ] DLQ configured" reads "DLQ configured")."""
     return BULLET.sub("", CHECKBOX.sub("", text, count=1), count=1)
+
+
+def step_number(text: str, start: int) -> int | None:
+    """The number of the numbered list item that a unit starting at `start` opens, or None (the unit
+    starts mid-item, or its line is not a numbered item). The marker may be inside the unit or not."""
+    line = text.rfind("\n", 0, start) + 1
+    marker = NUMBERED.match(text, line)
+    return int(marker.group(1)) if marker and line <= start <= marker.end() else None
 
 
 def is_quotable(text: str) -> bool:

@@ -11,6 +11,7 @@ from core.text_units import (
     sentence_spans,
     split_claims,
     split_sentences,
+    step_number,
     strip_bold,
     strip_bullet,
     strip_citations,
@@ -69,3 +70,14 @@ def test_no_other_module_retypes_a_text_rule() -> None:
     found = [f"{path.relative_to(ROOT)}: {rule}" for package in ("ingest", "bot", "ui", "evals", "app")
              for path in (ROOT / package).rglob("*.py") for rule in rules if rule in path.read_text()]
     assert not found, found
+
+
+def test_a_unit_that_opens_a_numbered_item_has_its_number_with_or_without_the_marker() -> None:
+    text = ("An intro line that says something.\n1. Prefix every key with the tenant.\n"
+            "  12) **Assume** the role per request. Then read with the session.\n- A bullet that is no step")
+    first, second = text.index("Prefix"), text.index("**Assume")
+    assert step_number(text, first) == 1 and step_number(text, text.index("1. ")) == 1
+    assert step_number(text, second) == 12 and step_number(text, text.index("Assume")) == 12
+    assert step_number(text, text.index("Then read")) is None  # the second sentence of the item
+    assert step_number(text, text.index("A bullet")) is None and step_number(text, 0) is None
+    assert [step_number(text, a) for a, _ in sentence_spans(text)] == [None, 1, 12, None, None]
