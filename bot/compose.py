@@ -27,7 +27,7 @@ from bot.shape import (
     role_bonus,
     shape_bonus,
 )
-from bot.tables import indexed_rows, other_variants, row_sentences
+from bot.tables import asked_extents, indexed_rows, naming_rows, other_variants, row_sentences
 from bot.text import term_set, words
 from core.settings import AnswerSettings
 from core.text_units import Span, is_quotable, step_number, strip_bold, strip_bullet, strip_citations, strip_links
@@ -343,6 +343,7 @@ class Composer:
 
     def _candidates(self, question: str, retrieval: Retrieval, shape: Shape, lead: int = -1) -> list[Point]:
         wanted = term_set(question)
+        extents = asked_extents(question)
         top = max((h.score for h in retrieval.hits), default=1.0) or 1.0
         points: list[Point] = []
         seen: set[str] = set()
@@ -351,7 +352,7 @@ class Composer:
                 continue
             role = role_bonus(shape, self.corpus.metas[hit.row]["section"])
             if self.corpus.metas[hit.row]["kind"] == "table":
-                points += self._table_rows(hit, wanted, role, top, shape, seen, retrieval, hit.row == lead)
+                points += self._table_rows(hit, (wanted, extents), role, top, shape, seen, retrieval, hit.row == lead)
                 continue
             for row in self.corpus.by_chunk.get(hit.row, []):
                 sentence = self.corpus.sentences[row]
@@ -366,19 +367,25 @@ class Composer:
                 points.append(Point(row, hit, score, text, self.corpus.sentence_vectors[row]))
         return points
 
-    def _table_rows(self, hit: Hit, wanted: set[str], role: float, top: float, shape: Shape, seen: set[str],
-                    retrieval: Retrieval, lead: bool) -> list[Point]:
+    def _table_rows(self, hit: Hit, asked: tuple[set[str], frozenset[str]], role: float, top: float, shape: Shape,
+                    seen: set[str], retrieval: Retrieval, lead: bool) -> list[Point]:
         """Rows that share words with the question (any row of the leading table), read out with
         their headers; a row scores its own similarity when ingest stored its vector (else the
-        table's), so the row that holds the asked-for figure wins."""
+        table's), so the row that holds the asked-for figure wins. `asked` is the question's terms
+        and the extents it asks for: when some rows name an asked extent ("how long" and "Maximum
+        execution duration"), the table answers with those rows only."""
+        wanted, extents = asked
         heading = str(self.corpus.metas[hit.row]["section"]).split(" > ")[-1]
         stored = self.corpus.table_rows.get(hit.row, {})
         table = self.corpus.texts[hit.row]
         unasked = other_variants(table, wanted)  # Standard's row when Express was asked about
+        naming = naming_rows(table, extents)
         points = []
         for index, text in indexed_rows(table, heading):
             key = " ".join(words(text))
             overlap = len(wanted & term_set(text)) / len(wanted) if wanted else 0.0
+            if naming and index not in naming:
+                continue
             if key in seen or index in unasked or (overlap == 0 and not lead):
                 continue
             seen.add(key)

@@ -54,7 +54,8 @@ _ROLE_WORDS: dict[Kind, tuple[str, ...]] = {
     "code": ("template", "example", "getting started", "usage"),
     "other": (),
 }
-_FIGURE = re.compile(r"\$\s?\d|\d[\d,.]*\s?(%|ms|s\b|seconds?|minutes?|hours?|days?|mb|gb|kb|tb|requests?|"
+_FIGURE = re.compile(r"\$\s?\d|\d[\d,.]*\s?(%|ms|s\b|seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
+                     r"[kmgt]i?b|bytes?|requests?|"
                      r"million|per|x\b)|\b\d{2,}\b", re.I)
 LANGUAGE_HINTS = {language: "|".join(patterns) for language, patterns in vocabulary().language_hints.items()}
 

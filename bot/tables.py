@@ -12,6 +12,7 @@ import re
 
 from bot.text import term_set
 from core.text_units import strip_bold, strip_links
+from core.vocabulary import vocabulary
 from ingest.tables import parse_table
 
 # Two rows are variants of one attribute when their first cells differ by at most this many words
@@ -41,6 +42,24 @@ def indexed_rows(text: str, heading: str) -> list[tuple[int, str]]:
         suffix = f" ({heading})" if heading else ""
         out.append((index, f"{cells[0]}: {body}{suffix}."))
     return out
+
+
+def asked_extents(question: str) -> frozenset[str]:
+    """The terms a row names an extent with, for each extent the question asks for ("how long" asks
+    for a duration, a timeout or a retention period); empty when it asks for none."""
+    lowered = question.lower()
+    return frozenset(term for measure in vocabulary().measures.values()
+                     if any(re.search(pattern, lowered) for pattern in measure.asks)
+                     for term in term_set(" ".join(measure.names)))
+
+
+def naming_rows(text: str, extents: frozenset[str]) -> set[int]:
+    """Rows whose first cell names one of the extents: "Maximum execution duration, Standard" for a
+    question that asks how long. Indexed as in indexed_rows."""
+    if not extents:
+        return set()
+    _, rows = parse_table(text)
+    return {i for i, row in enumerate(rows) if row and extents & term_set(_plain(row[0]))}
 
 
 def _plain(cell: str) -> str:

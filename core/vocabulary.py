@@ -50,6 +50,15 @@ class Abstention(BaseModel):
     example: str  # {example}
 
 
+class Measure(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    asks: list[str]  # patterns matched in the lower-cased question
+    names: list[str]  # words a table row's first cell names the measure with
+
+    _check = field_validator("asks")(_patterns)
+
+
 class Vocabulary(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -60,6 +69,7 @@ class Vocabulary(BaseModel):
     injection: list[str]
     misuse: list[str]  # requests to attack or abuse a system
     context_names: list[str]  # regular expressions with NAME where the name goes
+    measures: dict[str, Measure]  # an extent a question asks for ("how long") and the words rows name it with
     stopwords: list[str]
     abstention: Abstention
 

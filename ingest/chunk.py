@@ -122,6 +122,12 @@ def pack_units(units: list[Unit], count: CountTokens, budget: int) -> list[list[
             used = size
     return groups
 
+# How chunks are cut and embedded. Part of every chunk's id, so a change re-embeds every chunk, not
+# only those whose text changed. 3: document summary, tags and included snippets; 4: tabs kept inside
+# mkdocs code; 5: table rows stored as answer sentences with their own vectors; 6: rows past the
+# model's window too.
+CHUNK_FORMAT = "6"
+
 
 class Chunker:
     """Turns one document's cleaned sections into chunks."""
@@ -215,7 +221,7 @@ class Chunker:
         renamed: dict[str, str] = {}
         final: list[Chunk] = []
         for ordinal, chunk in enumerate(chunks):
-            base = f"{chunk.key}\x00{chunk.section}\x00{chunk.content_hash}"
+            base = f"{CHUNK_FORMAT}\x00{chunk.key}\x00{chunk.section}\x00{chunk.content_hash}"
             seen[base] = seen.get(base, -1) + 1
             chunk_id = _hash(f"{base}\x00{seen[base]}")[:24]
             renamed[chunk.id] = chunk_id

@@ -15,7 +15,7 @@ from core.chunk_meta import SentenceMeta
 from core.errors import DestructiveIngestError, DiskFullError, IndexLockedError, KBError, is_disk_full
 from core.settings import Settings, SourceFolder
 from core.text_units import sentence_spans
-from ingest.chunk import Chunker, ChunkLimits
+from ingest.chunk import CHUNK_FORMAT, Chunker, ChunkLimits
 from ingest.clean import RuleSet, load_rules, remove_non_knowledge
 from ingest.embed import Embedder, Vectors
 from ingest.hostile import addressed_to_assistant
@@ -23,7 +23,7 @@ from ingest.index import SCHEMA_VERSION, IndexStore, ManifestEntry
 from ingest.load import Selection, load_documents
 from ingest.markdown import parse_sections
 from ingest.records import Chunk, Document, Exclusion, Skipped, document_key
-from ingest.sentences import answer_spans, encode_sentences
+from ingest.sentences import answer_spans, encode_sentences, refill_cut_spans
 from ingest.tables import row_spans
 
 Progress = Callable[[str, int, int], None]  # (stage: reading | chunking | embedding | writing, done, total)
@@ -85,8 +85,6 @@ class _Plan:
         return [c for c in self.chunks if c.id not in self.existing]
 
 
-CHUNK_FORMAT = "5"  # 3: document summary, tags and included snippets; 4: tabs kept inside mkdocs code;
-# 5: table rows stored as answer sentences with their own vectors
 
 
 def config_fingerprint(settings: Settings, rules: RuleSet) -> str:
@@ -297,7 +295,10 @@ class Ingestor:
             spans = [_stored_spans(c) for c in part]
             shifted = [_model_spans(c, row) for c, row in zip(part, spans, strict=True)]
             spans = [row if len(row) == len(model) else [] for row, model in zip(spans, shifted, strict=True)]
-            vectors, span_vectors = self.embedder.embed_with_spans([c.embed_text for c in part], shifted)
+            texts = [c.embed_text for c in part]
+            vectors, span_vectors = self.embedder.embed_with_spans(texts, shifted)
+            refill_cut_spans(self.embedder.embed_with_spans, texts, shifted, span_vectors,
+                             [_context_end(c, model) for c, model in zip(part, shifted, strict=True)])
             extra = {c.id: encode_sentences(row, pooled)
                      for c, row, pooled in zip(part, spans, span_vectors, strict=True) if row}
             embedded.append((part, vectors, extra))  # float32, not lists of Python floats: 8x smaller
@@ -344,6 +345,14 @@ def _model_spans(chunk: Chunk, stored: list[tuple[int, int]]) -> list[tuple[int,
         return [(a + shift, b + shift) for a, b in rows] if len(rows) == len(stored) else []
     shift = len(chunk.embed_text) - len(chunk.text)
     return [(a + shift, b + shift) for a, b in stored]
+
+
+def _context_end(chunk: Chunk, model: list[tuple[int, int]]) -> int:
+    """Where a chunk's context ends in the text the model sees: before a table's first body row (its
+    heading line and header), or after a prose chunk's heading line."""
+    if chunk.kind == "table" and model:
+        return model[0][0]
+    return len(chunk.embed_text) - len(chunk.text)
 
 
 def _entry(plan: _Plan, status: str) -> ManifestEntry:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,30 @@ from ingest.hostile import addressed_to_assistant
 def answer_spans(text: str) -> list[Span]:
     """The sentences an answer may quote: sentence_spans without those addressed to an assistant."""
     return [(a, b) for a, b in sentence_spans(text) if not addressed_to_assistant(text[a:b])]
+
+
+EmbedWithSpans = Callable[[list[str], list[list[Span]]], tuple[npt.NDArray[np.float32],
+                                                             list[list[npt.NDArray[np.float32] | None]]]]
+
+
+def refill_cut_spans(embed_with_spans: EmbedWithSpans, texts: Sequence[str], spans: Sequence[Sequence[Span]],
+                     pooled: list[list[npt.NDArray[np.float32] | None]], contexts: Sequence[int]) -> None:
+    """Give a vector to every span the model's window cut off (the late rows of a long table): each is
+    embedded again on its own, after its text's context (`texts[i][:contexts[i]]`: the heading line,
+    and a table's header), in one extra pass for all of them. Without it such a row could only be
+    scored by the whole table's vector, which favoured the rows the model never saw."""
+    cut = [(i, j) for i, row in enumerate(pooled) for j, vector in enumerate(row) if vector is None]
+    if not cut:
+        return
+    minis, mini_spans = [], []
+    for i, j in cut:
+        a, b = spans[i][j]
+        head = texts[i][: contexts[i]].rstrip("\n")
+        minis.append(f"{head}\n{texts[i][a:b]}")
+        mini_spans.append([(len(head) + 1, len(head) + 1 + b - a)])
+    _, vectors = embed_with_spans(minis, mini_spans)
+    for (i, j), found in zip(cut, vectors, strict=True):
+        pooled[i][j] = found[0]
 
 
 def without_addressed(text: str) -> str:

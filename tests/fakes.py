@@ -31,13 +31,20 @@ class HashingEmbedder:
 
     def embed_with_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]
                          ) -> tuple[Vectors, list[list[Vectors | None]]]:
+        """Like a model's window: a span that ends past the first max_tokens tokens gets None."""
         vectors = self.embed(texts)
         pieces = [text[a:b] for text, row in zip(texts, spans, strict=True) for a, b in row]
         pooled = list(self._vectors(pieces)) if pieces else []
         out: list[list[Vectors | None]] = []
-        for row in spans:
-            out.append([pooled.pop(0) for _ in row])
+        for text, row in zip(texts, spans, strict=True):
+            window = self._window_end(text)
+            out.append([vector if b <= window else None for (_, b), vector in zip(row, pooled, strict=False)])
+            del pooled[: len(row)]
         return vectors, out
+
+    def _window_end(self, text: str) -> int:
+        ends = [m.end() for m in _TOKEN.finditer(text)][: self.max_tokens - 2]  # two special tokens
+        return ends[-1] if len(ends) == self.max_tokens - 2 else len(text)
 
     def embed(self, texts: list[str]) -> Vectors:
         self.embedded.extend(texts)

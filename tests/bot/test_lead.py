@@ -280,3 +280,14 @@ def test_a_how_to_question_led_by_a_procedure_gets_its_steps_in_order() -> None:
 def test_other_questions_on_a_procedure_get_no_steps() -> None:
     answer = _answer(PROCEDURE, "What is a shared table for tenants?", TENANT_HITS)
     assert not any(p.startswith("Step ") for p in answer.points)
+
+
+def test_a_how_long_question_gets_the_row_that_names_a_duration() -> None:
+    """"Longest ... stay open" shares no word with "Maximum execution duration" but asks for one."""
+    corpus = _corpus([
+        ("flows", "table", "Workflows > Limits", "| Limit | Value |\n|---|---|\n"
+         "| Open executions per account | 1,000,000 per Region |\n"
+         "| Maximum execution duration | 1 year |"),
+    ])
+    answer = _answer(corpus, "What's the longest an execution can stay open?", ["flows"])
+    assert answer.points[0] == "Maximum execution duration: 1 year (Limits). [1]"

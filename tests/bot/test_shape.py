@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bot.corpus import Corpus
-from bot.shape import asks_to_be_shown, classify, describe_template, label_for, leading_comment, role_bonus
+from bot.shape import asks_to_be_shown, classify, describe_template, label_for, leading_comment, role_bonus, shape_bonus
 
 
 def test_question_shapes() -> None:
@@ -79,3 +80,13 @@ def test_points_are_labelled_by_the_role_of_their_section() -> None:
     compare = classify("Standard or FIFO queue: which should I choose?")
     assert label_for(compare, "Queues > When not to use") == "When not to use"
     assert label_for(compare, "Queues > Solution") == ""
+
+
+@pytest.mark.parametrize("sentence", ["Maximum duration: 1 year.", "Item size: 400 KB.", "Payload: 6 MiB.",
+                                      "Retention: 2 weeks.", "Costs $0.20 per million requests."])
+def test_a_limits_question_counts_every_unit_as_a_figure(sentence: str) -> None:
+    assert shape_bonus(classify("What is the maximum duration?"), sentence) == 1.0
+
+
+def test_a_sentence_without_a_figure_earns_no_limits_bonus() -> None:
+    assert shape_bonus(classify("What is the maximum duration?"), "Standard suits long waits.") == 0.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.tables import other_variants, parse_table, row_sentences
+from bot.tables import asked_extents, naming_rows, other_variants, parse_table, row_sentences
 from bot.text import term_set
 
 LIMITS = """| Setting | Limit | Adjustable |
@@ -47,3 +47,11 @@ def test_rows_of_two_attributes_are_not_variants_of_one() -> None:
     """"Execution semantics, Standard" and "Execution history, Express" share only "execution"."""
     semantics_and_history = "\n".join(WORKFLOWS.split("\n")[:2] + WORKFLOWS.split("\n")[4:])
     assert other_variants(semantics_and_history, term_set("express workflow history")) == set()
+
+
+def test_a_question_asking_how_long_wants_the_rows_that_name_a_duration() -> None:
+    extents = asked_extents("How long can a Standard workflow run?")
+    assert naming_rows(WORKFLOWS, extents) == {0, 1}
+    assert naming_rows(WORKFLOWS, asked_extents("What's the longest an execution can stay open?")) == {0, 1}
+    assert asked_extents("Which workflow type suits approvals?") == frozenset(), "no extent asked for"
+    assert naming_rows(WORKFLOWS, asked_extents("how big can the input be?")) == set(), "no row names a size"

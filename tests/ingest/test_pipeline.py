@@ -190,3 +190,35 @@ def test_table_rows_are_stored_with_their_own_vectors(settings: Settings, embedd
     first = spans[0]
     assert spans == row_spans(text) and text[first[0]:first[1]] == "| Message retention | 1 minute to 14 days |"
     assert vectors.shape == (3, embedder.dimension) and not np.allclose(vectors[0], vectors[1])
+
+
+def test_rows_past_the_model_window_get_vectors_of_their_own(settings: Settings, embedder: HashingEmbedder) -> None:
+    """A table is one chunk however long; the model sees its first max_tokens tokens only. A late row
+    is embedded again after the table's heading and header, not left to the whole table's vector."""
+    rows = "".join(f"| Setting number {i} | {i} to {i * 10} seconds |\n" for i in range(1, 21))
+    table = f"| Limit | Value |\n|---|---|\n{rows}"
+    (settings.sources[0] / "limits.md").write_text(f"# Limits\n\n## Many limits\n\n{table}")
+    ingest(settings, embedder)
+    got = IndexStore.open(settings, embedder.name).chunks().get(include=["metadatas", "documents"])
+    (meta, text), = [(m, d) for m, d in zip(got["metadatas"], got["documents"], strict=True) if m["kind"] == "table"]
+    assert embedder.count_tokens([text])[0] > 3 * embedder.max_tokens, "most rows lie past the window"
+    spans, vectors = decode_sentences(meta, embedder.dimension)
+    assert len(spans) == 20, "every row is stored, none dropped"
+    last = embedder.embed([text[spans[-1][0]:spans[-1][1]]])[0]
+    assert np.allclose(vectors[-1], last, atol=1e-2), "the last row's own vector, not the table's"
+
+
+def test_a_new_chunk_format_re_embeds_unchanged_text(settings: Settings, embedder: HashingEmbedder,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest import chunk, pipeline
+
+    (settings.sources[0] / "queues.md").write_text("# Queues\n\n## Retries\n\nA queue retries a failed message.\n")
+    ingest(settings, embedder)
+    before = set(IndexStore.open(settings, embedder.name).chunks().get(include=[])["ids"])
+    embedder.embedded.clear()
+    monkeypatch.setattr(chunk, "CHUNK_FORMAT", "test-next")
+    monkeypatch.setattr(pipeline, "CHUNK_FORMAT", "test-next")
+    ingest(settings, embedder)
+    after = set(IndexStore.open(settings, embedder.name).chunks().get(include=[])["ids"])
+    assert before and not before & after, "every chunk is stored again, under a new id"
+    assert len(embedder.embedded) >= len(after), "and embedded again (its stored vectors follow the format)"
