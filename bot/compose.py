@@ -125,6 +125,7 @@ class Composer:
         shape = classify(question)
         lead = self.lead(retrieval, shape, question)
         retrieval = with_lead_first(retrieval, lead)
+        lead = retrieval.hits[0] if lead is not None else None  # as ranked now: first
         points = self.choose_points(question, retrieval, shape, lead)
         chosen = [(p.text, p.hit) for p in points]
         return self.assemble(question, retrieval, chosen, lead=lead, shape=shape)
@@ -166,19 +167,20 @@ class Composer:
 
     def lead(self, retrieval: Retrieval, shape: Shape, question: str = "") -> Hit | None:
         """The best evidence an answer can open with: the top hit, unless it has nothing quotable;
-        for a limits or cost question, a table among the first hits whose row names what was asked
-        (the figure itself beats a sentence about it)."""
-        if shape.kind == "cost" and question:
-            table = self._figure_table(retrieval, term_set(question))
-            if table is not None:
-                return table
+        for a request to be shown code, the template asked for; for a limits or cost question, a
+        table among the first hits whose row names what was asked (the figure itself beats a
+        sentence about it)."""
         if shape.code and asks_to_be_shown(question):
             template = self._asked_template(retrieval, question)
             if template is not None:
                 return template
-        for hit in retrieval.hits:
-            if hit.companion:
-                continue
+        if shape.kind == "cost" and question:
+            table = self._figure_table(retrieval, term_set(question))
+            if table is not None:
+                return table
+        # In evidence order: a hit with nothing to quote (a diagram's source) gives way to what it
+        # brought along (its section's prose) before the next hit.
+        for hit in sorted(retrieval.hits, key=lambda h: (h.rank, h.companion)):
             if self._is_template(hit.row) or self._quotable(hit.row):
                 return hit
         return None
@@ -501,10 +503,13 @@ class Composer:
 
 def with_lead_first(retrieval: Retrieval, lead: Hit | None) -> Retrieval:
     """The evidence with a lead that retrieval did not rank first (a template brought in for a code
-    request) moved to the front, so it is cited [1]; unchanged when the lead is one of the hits."""
-    if lead is None or lead in retrieval.hits:
+    request, a limits table below a sentence about the limit) moved to the front, ranked ahead of
+    every hit, so it is cited [1]; unchanged when the lead is the first hit already."""
+    top = min((h.rank for h in retrieval.hits), default=0)
+    if lead is None or (retrieval.hits[:1] == [lead] and lead.rank == top):
         return retrieval
-    return replace(retrieval, hits=[lead, *(h for h in retrieval.hits if h.row != lead.row)])
+    first = replace(lead, rank=top - 1, companion=False)
+    return replace(retrieval, hits=[first, *(h for h in retrieval.hits if h.row != lead.row)])
 
 
 def evidence_positions(retrieval: Retrieval) -> dict[int, int]:

@@ -291,3 +291,41 @@ def test_a_how_long_question_gets_the_row_that_names_a_duration() -> None:
     ])
     answer = _answer(corpus, "What's the longest an execution can stay open?", ["flows"])
     assert answer.points[0] == "Maximum execution duration: 1 year (Limits). [1]"
+
+
+def test_a_limits_table_below_a_sentence_about_the_limit_is_cited_first() -> None:
+    """The figure itself beats a sentence about it: the table row opens the answer as [1], though
+    retrieval ranked the table second."""
+    question = "What is the maximum timeout of a Lambda function in seconds?"
+    answer = _answer(CORPUS, question, ["overview", "limits"])
+    assert answer.points[0] == "Timeout: 1 to 900 seconds (Key limits). [1]"
+    assert answer.citations[0].kind == "table" and answer.citations[1].section == "Queues > Overview"
+
+
+def test_a_request_to_be_shown_code_outranks_a_matching_limits_table() -> None:
+    corpus = _corpus([
+        ("quotas", "table", "Queues > Quotas",
+         "| Limit | Value |\n|---|---|\n| SAM queue DLQ redrives | 10 per queue |"),
+        ("dlq", "prose", "Dead letters > Solution", "Set maxReceiveCount to five on the source queue."),
+        ("sam", "template", "Dead letters > Templates > SAM queue with redrive",
+         "# Orders queue with a DLQ\nResources:\n  Dlq:\n    Type: AWS::SQS::Queue\n"),
+    ])
+    question = "show me a SAM template for a queue with a DLQ: what does it cost?"
+    answer = _answer(corpus, question, ["quotas", "dlq", "sam"])
+    assert answer.citations[0].section == "Dead letters > Templates > SAM queue with redrive"
+    assert [t.n for t in answer.templates][:1] == [1]
+
+
+def test_a_diagram_on_top_gives_way_to_the_prose_it_brought_along() -> None:
+    corpus = _corpus([
+        ("flow", "prose", "Batch > Flow", "Each record is handled by its own invocation, one after another."),
+        ("diagram", "template", "Batch > Flow > Diagram", "sequenceDiagram\n  A->>B: record\n  B-->>A: result"),
+        ("other", "prose", "Queues > Overview", "Queues decouple producers from consumers in most systems."),
+    ])
+    corpus.metas[corpus.row["diagram"]]["language"] = "mermaid"
+    question = "how are the records of a batch handled?"
+    hits = [Hit(corpus.row["diagram"], 0.03, 0.5, 1.0, 0), Hit(corpus.row["other"], 0.02, 0.5, 1.0, 1),
+            Hit(corpus.row["flow"], 0.01, 0.5, 1.0, 0, companion=True)]
+    answer = Composer(corpus, PERSONA, AnswerSettings()).compose(
+        question, Retrieval(question, EMBEDDER.embed([question])[0], hits))
+    assert answer.citations[0].section == "Batch > Flow", "the diagram's section, not the next hit"
