@@ -252,14 +252,15 @@ class Composer:
         return numbered if len(numbered) >= _MIN_STEPS else {}
 
     def _focus(self, question: str, lead: Hit | None, retrieval: Retrieval) -> set[str]:
-        """The question's rarest topic words (words of document titles and tags) that the lead's chunk
-        contains: what the answer is about. Empty when the lead does not name them either, or when most
+        """The rarest of the question's topic words (words of document titles and tags) that the lead's
+        chunk contains: what the answer is about. Empty when the lead names none of them, or when most
         of the first hits' documents do not (then the word is the lead's, not the question's)."""
         count = self.settings.focus_terms
         if lead is None or count == 0:
             return set()
         asked = self.corpus.topical(term_set(question))
-        focus = {t for t in self.corpus.key_terms(asked, count) if t in self.corpus.term_sets[lead.row]}
+        named = {t for t in asked if t in self.corpus.term_sets[lead.row]}
+        focus = set(self.corpus.key_terms(named, count))
         quorum = self.settings.focus_quorum
         if not focus or quorum == 0:
             return focus

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -59,6 +60,9 @@ else:
 
 
 DOC_FIELDS = ("title", "summary", "tags", "headings")  # what a document is searched by (`_document_fields`)
+
+
+_HEAD = re.compile(r"(?<=[a-z0-9])-([a-z]+)\b")  # the last part of a hyphenated word
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,10 @@ class Corpus:
         number: dict[str, int] = {}  # source -> document number
         doc_of = [number.setdefault(meta_key(meta), len(number)) for meta in self.metas]
         doc_fields = [self._document_fields(rows) for rows in _rows_by_doc(doc_of, len(number))]
-        topic_terms = set().union(*(terms(f"{f['title']} {f['tags']}") for f in doc_fields))
+        # "Multi-tenant isolation" is about tenants: a hyphenated title or tag word also names its head,
+        # the last part (not "right" of "right-sizing").
+        topics = [f"{f['title']} {f['tags']}".lower() for f in doc_fields]
+        topic_terms = set().union(*(terms(" ".join([t, *_HEAD.findall(t)])) for t in topics))
         doc_terms = {name: TermColumn.build((terms(f.get(name, "")) for f in doc_fields), vocabulary, repeats=True)
                      for name in DOC_FIELDS}
         return Prepared(dict(children), linked, term_sets, sentence_terms, doc_of, doc_fields, topic_terms, doc_terms)

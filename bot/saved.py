@@ -20,8 +20,8 @@ from bot.text import TERMS_VERSION
 from ingest.files import write_folder
 
 log = logging.getLogger("kb.snapshot")
-SNAPSHOT_FORMAT = "4"  # 2: compact columns and prepared structures; 3: documents keyed by source name and path;
-# 4: documents' field terms as columns
+SNAPSHOT_FORMAT = "5"  # 2: compact columns and prepared structures; 3: documents keyed by source name and path;
+# 4: documents' field terms as columns; 5: topic terms include the head (last part) of hyphenated title and tag words
 
 
 def _sentence_rows(corpus: Corpus) -> np.ndarray:

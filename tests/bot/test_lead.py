@@ -329,3 +329,20 @@ def test_a_diagram_on_top_gives_way_to_the_prose_it_brought_along() -> None:
     answer = Composer(corpus, PERSONA, AnswerSettings()).compose(
         question, Retrieval(question, EMBEDDER.embed([question])[0], hits))
     assert answer.citations[0].section == "Batch > Flow", "the diagram's section, not the next hit"
+
+
+def test_a_rarer_question_word_the_lead_lacks_does_not_switch_the_focus_off() -> None:
+    """"switch" names a topic ("Budget kill-switch") and is rarer than "tenant", but the lead does not
+    name it: the answer is still about tenants, and the queue sentence still does not pad it."""
+    corpus = _corpus([
+        ("tenants", "prose", "Tenants > Solution", "Read the tenant id from the verified token claims. "
+                                                   "Never trust a tenant id sent in the request body."),
+        ("fifo", "prose", "Fifo > Solution", "A send to a FIFO queue fails when the request body has no "
+                                             "deduplication id. The request is retried by the sender."),
+        ("spoof", "prose", "Tenants > Problem", "A caller can claim another tenant when the body names it."),
+        ("kill", "prose", "Budget kill-switch > Solution", "Stop spending when the budget alarm fires."),
+    ])
+    assert "switch" in corpus.topic_terms and "kill" not in corpus.topic_terms, "a hyphenated word names its head"
+    question = "where should the function get the tenant id from instead of the request body, and can we switch later?"
+    answer = _answer(corpus, question, ["tenants", "fifo", "spoof"])
+    assert {c.source for c in answer.citations} == {"tenants.md"}
