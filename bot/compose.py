@@ -259,8 +259,8 @@ class Composer:
         if lead is None or count == 0:
             return set()
         asked = self.corpus.topical(term_set(question))
-        named = {t for t in asked if t in self.corpus.term_sets[lead.row]}
-        focus = set(self.corpus.key_terms(named, count))
+        in_lead = {t for t in asked if t in self.corpus.term_sets[lead.row]}
+        focus = set(self.corpus.key_terms(in_lead, count))
         quorum = self.settings.focus_quorum
         if not focus or quorum == 0:
             return focus
