@@ -121,14 +121,18 @@ def test_citations_carry_the_stored_spans_their_points_quote() -> None:
         assert all(any(p == t or p.endswith(f": {t}") for t in tidied) for p in points), "a label may come first"
 
 
+# A tenant question's lead, a queue sentence that shares only "request body" with it, and the problem.
+TENANT_ROWS = [
+    ("tenants", "prose", "Tenants > Solution", "Read the tenant id from the verified token claims. "
+                                               "Never trust a tenant id sent in the request body."),
+    ("fifo", "prose", "Fifo > Solution", "A send to a FIFO queue fails when the request body has no "
+                                         "deduplication id. The request is retried by the sender."),
+    ("spoof", "prose", "Tenants > Problem", "A caller can claim another tenant when the body names it."),
+]
+
+
 def test_no_padding_from_a_document_that_never_names_what_was_asked() -> None:
-    corpus = _corpus([
-        ("tenants", "prose", "Tenants > Solution", "Read the tenant id from the verified token claims. "
-                                                   "Never trust a tenant id sent in the request body."),
-        ("fifo", "prose", "Fifo > Solution", "A send to a FIFO queue fails when the request body has no "
-                                             "deduplication id. The request is retried by the sender."),
-        ("spoof", "prose", "Tenants > Problem", "A caller can claim another tenant when the body names it."),
-    ])
+    corpus = _corpus(TENANT_ROWS)
     question = "where should the function get the tenant id from instead of the request body?"
     padded, answer = _without_and_with(corpus, question, ["tenants", "fifo", "spoof"], AnswerSettings(focus_terms=0))
     assert "fifo.md" in {c.source for c in padded.citations}, "without the rule the queue sentence pads the answer"
@@ -334,14 +338,8 @@ def test_a_diagram_on_top_gives_way_to_the_prose_it_brought_along() -> None:
 def test_a_rarer_question_word_the_lead_lacks_does_not_switch_the_focus_off() -> None:
     """"switch" names a topic ("Budget kill-switch") and is rarer than "tenant", but the lead does not
     name it: the answer is still about tenants, and the queue sentence still does not pad it."""
-    corpus = _corpus([
-        ("tenants", "prose", "Tenants > Solution", "Read the tenant id from the verified token claims. "
-                                                   "Never trust a tenant id sent in the request body."),
-        ("fifo", "prose", "Fifo > Solution", "A send to a FIFO queue fails when the request body has no "
-                                             "deduplication id. The request is retried by the sender."),
-        ("spoof", "prose", "Tenants > Problem", "A caller can claim another tenant when the body names it."),
-        ("kill", "prose", "Budget kill-switch > Solution", "Stop spending when the budget alarm fires."),
-    ])
+    corpus = _corpus([*TENANT_ROWS, ("kill", "prose", "Budget kill-switch > Solution",
+                                     "Stop spending when the budget alarm fires.")])
     assert "switch" in corpus.topic_terms and "kill" not in corpus.topic_terms, "a hyphenated word names its head"
     question = "where should the function get the tenant id from instead of the request body, and can we switch later?"
     answer = _answer(corpus, question, ["tenants", "fifo", "spoof"])
