@@ -180,7 +180,7 @@ class Composer:
                 return table
         # In evidence order: a hit with nothing to quote (a diagram's source) gives way to what it
         # brought along (its section's prose) before the next hit.
-        for hit in sorted(retrieval.hits, key=lambda h: (h.rank, h.companion)):
+        for hit in evidence_order(retrieval):
             if self._is_template(hit.row) or self._quotable(hit.row):
                 return hit
         return None
@@ -513,10 +513,14 @@ def with_lead_first(retrieval: Retrieval, lead: Hit | None) -> Retrieval:
     return replace(retrieval, hits=[first, *(h for h in retrieval.hits if h.row != lead.row)])
 
 
+def evidence_order(retrieval: Retrieval) -> list[Hit]:
+    """The hits by rank, a companion right after the hit that brought it (ties keep retrieval's order)."""
+    return sorted(retrieval.hits, key=lambda hit: (hit.rank, hit.companion))
+
+
 def evidence_positions(retrieval: Retrieval) -> dict[int, int]:
-    """Each hit's place in evidence order: by rank, a companion right after the hit that brought it."""
-    ordered = sorted(enumerate(retrieval.hits), key=lambda item: (item[1].rank, item[1].companion, item[0]))
-    return {hit.row: i for i, (_, hit) in enumerate(ordered)}
+    """Each hit's place in evidence order."""
+    return {hit.row: i for i, hit in enumerate(evidence_order(retrieval))}
 
 
 def fence(code: str, language: str) -> str:

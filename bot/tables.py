@@ -46,11 +46,16 @@ def indexed_rows(text: str, heading: str) -> list[tuple[int, str]]:
 
 def asked_extents(question: str) -> frozenset[str]:
     """The terms a row names an extent with, for each extent the question asks for ("how long" asks
-    for a duration, a timeout or a retention period); empty when it asks for none."""
+    for a duration, a timeout or a lifetime); empty when it asks for none."""
     lowered = question.lower()
-    return frozenset(term for measure in vocabulary().measures.values()
-                     if any(re.search(pattern, lowered) for pattern in measure.asks)
-                     for term in term_set(" ".join(measure.names)))
+    return frozenset(term for asks, names in _measures() if asks.search(lowered) for term in names)
+
+
+@functools.cache
+def _measures() -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]:
+    """The vocabulary's measures, each as one pattern for its asks and the terms of its names."""
+    return tuple((re.compile("|".join(f"(?:{a})" for a in m.asks)), frozenset(term_set(" ".join(m.names))))
+                 for m in vocabulary().measures.values())
 
 
 def naming_rows(text: str, extents: frozenset[str]) -> set[int]:
@@ -58,8 +63,15 @@ def naming_rows(text: str, extents: frozenset[str]) -> set[int]:
     question that asks how long. Indexed as in indexed_rows."""
     if not extents:
         return set()
+    return {i for i, name in _row_names(text) if extents & name}
+
+
+@functools.lru_cache(maxsize=4096)
+def _row_names(text: str) -> tuple[tuple[int, frozenset[str]], ...]:
+    """(row, terms of its first cell) for every body row that has one: what each row is about,
+    parsed once per table."""
     _, rows = parse_table(text)
-    return {i for i, row in enumerate(rows) if row and extents & term_set(_plain(row[0]))}
+    return tuple((i, frozenset(term_set(_plain(r[0])))) for i, r in enumerate(rows) if r and r[0])
 
 
 def _plain(cell: str) -> str:
@@ -82,8 +94,7 @@ def _variant_pairs(text: str) -> tuple[tuple[int, frozenset[str], frozenset[str]
     """(row, words only it has, words only its sibling has) for every ordered pair of rows that share
     an attribute and differ in a variant word or two. A property of the table, not of the question:
     worked out once per table, not once per question that retrieves it."""
-    _, rows = parse_table(text)
-    keys = [(i, frozenset(term_set(_plain(r[0])))) for i, r in enumerate(rows) if r and r[0]]
+    keys = _row_names(text)
     pairs = []
     for i, mine in keys:
         for j, other in keys:

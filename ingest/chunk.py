@@ -16,6 +16,11 @@ from ingest.records import Chunk, ChunkKind, Document
 
 CountTokens = Callable[[list[str]], list[int]]
 
+# How chunks are cut and embedded. Part of every chunk's id, so a change re-embeds every chunk, not
+# only those whose text changed. 3: document summary, tags and included snippets; 4: tabs kept inside
+# mkdocs code; 5: table rows stored as answer sentences with their own vectors; 6: rows past the
+# model's window too.
+CHUNK_FORMAT = "6"
 
 
 @dataclass(frozen=True)
@@ -121,12 +126,6 @@ def pack_units(units: list[Unit], count: CountTokens, budget: int) -> list[list[
             groups.append([unit])
             used = size
     return groups
-
-# How chunks are cut and embedded. Part of every chunk's id, so a change re-embeds every chunk, not
-# only those whose text changed. 3: document summary, tags and included snippets; 4: tabs kept inside
-# mkdocs code; 5: table rows stored as answer sentences with their own vectors; 6: rows past the
-# model's window too.
-CHUNK_FORMAT = "6"
 
 
 class Chunker:

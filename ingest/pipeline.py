@@ -85,8 +85,6 @@ class _Plan:
         return [c for c in self.chunks if c.id not in self.existing]
 
 
-
-
 def config_fingerprint(settings: Settings, rules: RuleSet) -> str:
     """What besides the text decides a document's chunks; a change re-chunks every document."""
     parts = [str(SCHEMA_VERSION), CHUNK_FORMAT, settings.embedding_model, str(settings.ingest.max_chunk_tokens),
@@ -297,7 +295,7 @@ class Ingestor:
             spans = [row if len(row) == len(model) else [] for row, model in zip(spans, shifted, strict=True)]
             texts = [c.embed_text for c in part]
             vectors, span_vectors = self.embedder.embed_with_spans(texts, shifted)
-            refill_cut_spans(self.embedder.embed_with_spans, texts, shifted, span_vectors,
+            refill_cut_spans(self.embedder, texts, shifted, span_vectors,
                              [_context_end(c, model) for c, model in zip(part, shifted, strict=True)])
             extra = {c.id: encode_sentences(row, pooled)
                      for c, row, pooled in zip(part, spans, span_vectors, strict=True) if row}

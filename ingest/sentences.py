@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from core.chunk_meta import SentenceMeta
 from core.text_units import Span, sentence_spans
+from ingest.embed import Embedder, Vectors
 from ingest.hostile import addressed_to_assistant
 
 
@@ -24,12 +25,8 @@ def answer_spans(text: str) -> list[Span]:
     return [(a, b) for a, b in sentence_spans(text) if not addressed_to_assistant(text[a:b])]
 
 
-EmbedWithSpans = Callable[[list[str], list[list[Span]]], tuple[npt.NDArray[np.float32],
-                                                             list[list[npt.NDArray[np.float32] | None]]]]
-
-
-def refill_cut_spans(embed_with_spans: EmbedWithSpans, texts: Sequence[str], spans: Sequence[Sequence[Span]],
-                     pooled: list[list[npt.NDArray[np.float32] | None]], contexts: Sequence[int]) -> None:
+def refill_cut_spans(embedder: Embedder, texts: Sequence[str], spans: Sequence[Sequence[Span]],
+                     pooled: list[list[Vectors | None]], contexts: Sequence[int]) -> None:
     """Give a vector to every span the model's window cut off (the late rows of a long table): each is
     embedded again on its own, after its text's context (`texts[i][:contexts[i]]`: the heading line,
     and a table's header), in one extra pass for all of them. Without it such a row could only be
@@ -43,7 +40,7 @@ def refill_cut_spans(embed_with_spans: EmbedWithSpans, texts: Sequence[str], spa
         head = texts[i][: contexts[i]].rstrip("\n")
         minis.append(f"{head}\n{texts[i][a:b]}")
         mini_spans.append([(len(head) + 1, len(head) + 1 + b - a)])
-    _, vectors = embed_with_spans(minis, mini_spans)
+    _, vectors = embedder.embed_with_spans(minis, mini_spans)
     for (i, j), found in zip(cut, vectors, strict=True):
         pooled[i][j] = found[0]
 

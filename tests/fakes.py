@@ -34,12 +34,11 @@ class HashingEmbedder:
         """Like a model's window: a span that ends past the first max_tokens tokens gets None."""
         vectors = self.embed(texts)
         pieces = [text[a:b] for text, row in zip(texts, spans, strict=True) for a, b in row]
-        pooled = list(self._vectors(pieces)) if pieces else []
+        pooled = iter(self._vectors(pieces) if pieces else [])
         out: list[list[Vectors | None]] = []
         for text, row in zip(texts, spans, strict=True):
-            window = self._window_end(text)
-            out.append([vector if b <= window else None for (_, b), vector in zip(row, pooled, strict=False)])
-            del pooled[: len(row)]
+            window, found = self._window_end(text), [next(pooled) for _ in row]
+            out.append([vector if b <= window else None for (_, b), vector in zip(row, found, strict=True)])
         return vectors, out
 
     def _window_end(self, text: str) -> int:
