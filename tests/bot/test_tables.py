@@ -55,3 +55,14 @@ def test_a_question_asking_how_long_wants_the_rows_that_name_a_duration() -> Non
     assert naming_rows(WORKFLOWS, asked_extents("What's the longest an execution can stay open?")) == {0, 1}
     assert asked_extents("Which workflow type suits approvals?") == frozenset(), "no extent asked for"
     assert naming_rows(WORKFLOWS, asked_extents("how big can the input be?")) == set(), "no row names a size"
+
+
+def test_a_question_that_gives_how_long_its_work_takes_wants_the_duration_rows() -> None:
+    """"Can an Express workflow wait for an approval? Approvals can take two days" is answered by
+    the maximum duration, not by the start rate that shares more of its words."""
+    for question in ("can an express state machine wait for an approval? approvals can take two days",
+                     "Lambda or Fargate for a transcoding job that runs about 40 minutes?",
+                     "each run takes 3 seconds: Standard or Express?"):
+        assert naming_rows(WORKFLOWS, asked_extents(question)) == {0, 1}, question
+    for question in ("Standard or Express for thousands of readings a second?", "which one takes approvals?"):
+        assert asked_extents(question) == frozenset(), "a rate or a verb alone asks for no duration"
