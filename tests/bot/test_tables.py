@@ -65,4 +65,13 @@ def test_a_question_that_gives_how_long_its_work_takes_wants_the_duration_rows()
                      "each run takes 3 seconds: Standard or Express?"):
         assert naming_rows(WORKFLOWS, asked_extents(question)) == {0, 1}, question
     for question in ("Standard or Express for thousands of readings a second?", "which one takes approvals?"):
-        assert asked_extents(question) == frozenset(), "a rate or a verb alone asks for no duration"
+        assert not {"durat", "timeout"} & asked_extents(question), "a rate or a verb alone asks for no duration"
+
+
+def test_a_question_about_volume_wants_the_rows_that_name_a_rate() -> None:
+    rates = "| Limit | Value |\n|---|---|\n| Message size | 256 KB |\n| Send throughput | 300 per second |\n" \
+            "| Execution start rate | 100,000 per second |"
+    for question in ("standard or fifo? we push a lot of volume", "thousands of IoT readings a second",
+                     "what throughput can a FIFO queue take?"):
+        assert naming_rows(rates, asked_extents(question)) == {1, 2}, question
+    assert asked_extents("how do I keep a second copy from starting?") == frozenset()
