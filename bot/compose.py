@@ -29,6 +29,7 @@ from bot.shape import (
 )
 from bot.tables import asked_extents, indexed_rows, naming_rows, other_variants, row_sentences
 from bot.text import term_set, words
+from core.providers import providers_in
 from core.settings import AnswerSettings
 from core.text_units import Span, is_quotable, step_number, strip_bold, strip_bullet, strip_citations, strip_links
 from ingest.hostile import addressed_to_assistant
@@ -193,6 +194,7 @@ class Composer:
         candidates = self._candidates(question, retrieval, shape, lead.row if lead else -1)
         best = max((c.score for c in candidates), default=0.0)  # the stop rule's scale: before the focus
         candidates = self._on_focus(candidates, self._focus(question, lead, retrieval))
+        candidates = self._on_provider(candidates, question, lead)
         picked: list[int] = []
         points: list[Point] = []
         steps: list[int] = []
@@ -281,6 +283,16 @@ class Composer:
             if doc not in named:
                 named[doc] = self._names(doc, focus)
         return [c for c in candidates if named[self.corpus.doc_of[c.hit.row]]]
+
+    def _on_provider(self, candidates: list[Point], question: str, lead: Hit | None) -> list[Point]:
+        """The candidates that name a provider the question names, or none (the lead's always stay):
+        "the maximum timeout of a Lambda function" is not answered by Cloud Run's."""
+        asked = set(providers_in(question))
+        if not asked or not self.settings.provider_points:
+            return candidates
+        keep = lead.row if lead is not None else -1
+        return [c for c in candidates if c.hit.row == keep or asked.intersection(providers_in(c.text))
+                or not providers_in(c.text)]
 
     def _asked_template(self, retrieval: Retrieval, question: str) -> Hit | None:
         """For an explicit request to be shown code whose best hit is prose, the template it asks for:
@@ -383,10 +395,12 @@ class Composer:
         table = self.corpus.texts[hit.row]
         unasked = other_variants(table, wanted)  # Standard's row when Express was asked about
         naming = naming_rows(table, extents)
+        # A row's words are its own cells': the heading every row carries would lend each the same overlap.
+        cells = dict(indexed_rows(table, ""))
         points = []
         for index, text in indexed_rows(table, heading):
             key = " ".join(words(text))
-            overlap = len(wanted & term_set(text)) / len(wanted) if wanted else 0.0
+            overlap = len(wanted & term_set(cells[index])) / len(wanted) if wanted else 0.0
             if naming and index not in naming:
                 continue
             if key in seen or index in unasked or (overlap == 0 and not lead):

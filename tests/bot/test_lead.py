@@ -12,6 +12,7 @@ from bot.corpus import Corpus, Sentence
 from bot.retrieve import Hit, Retrieval
 from core.settings import AnswerSettings
 from core.text_units import sentence_spans
+from ingest.tables import row_spans
 from tests.bot.test_compose import EMBEDDER, PERSONA
 
 
@@ -30,8 +31,10 @@ def _corpus(chunks: list[tuple[str, str, str, str]]) -> Corpus:
         metas.append(meta)
         if kind == "prose":
             last_prose = chunk_id
-    sentences = [Sentence(row, a, b, texts[row][a:b]) for row, m in enumerate(metas) if m["kind"] == "prose"
-                 for a, b in sentence_spans(texts[row])]
+    # As ingest stores them: a sentence per prose sentence and per table row, each with its own vector.
+    spans = {"prose": sentence_spans, "table": row_spans}
+    sentences = [Sentence(row, a, b, texts[row][a:b]) for row, m in enumerate(metas) if m["kind"] in spans
+                 for a, b in spans[m["kind"]](texts[row])]
     return Corpus(ids, texts, metas, EMBEDDER.embed(texts), sentences, EMBEDDER.embed([s.text for s in sentences]),
                   "fp")
 
@@ -344,3 +347,34 @@ def test_a_rarer_question_word_the_lead_lacks_does_not_switch_the_focus_off() ->
     question = "where should the function get the tenant id from instead of the request body, and can we switch later?"
     answer = _answer(corpus, question, ["tenants", "fifo", "spoof"])
     assert {c.source for c in answer.citations} == {"tenants.md"}
+
+
+def test_a_question_naming_a_provider_gets_no_points_about_only_another() -> None:
+    """An answer about Lambda's timeout is padded, not helped, by Cloud Run's."""
+    corpus = _corpus([
+        ("lambda", "prose", "Timeouts > Solution", "A Lambda function times out after at most 900 seconds. "
+                                                   "Set the function timeout below the caller's timeout."),
+        ("budgets", "prose", "Budgets > Platform limits", "Cloud Run services time out after at most 60 minutes. "
+                                                          "Every timeout should leave room for a retry."),
+    ])
+    question = "what is the longest timeout a Lambda function can have?"
+    padded, answer = _without_and_with(corpus, question, ["lambda", "budgets"], AnswerSettings(provider_points=False))
+    assert any("Cloud Run" in point for point in padded.points), "without the rule Cloud Run's figure pads it"
+    assert not any("Cloud Run" in point for point in answer.points)
+    assert any("leave room for a retry" in point for point in answer.points), "a point naming no provider stays"
+    assert any("Cloud Run" in point for point in _answer(corpus, "timeouts of Lambda and Cloud Run?",
+                                                         ["lambda", "budgets"]).points), "both asked: both kept"
+
+
+def test_a_row_shares_the_question_words_of_its_own_cells_not_of_its_heading() -> None:
+    """Every row of "Lambda function limits" carries its heading's words; the thread limit does not answer a
+    question about the function timeout because of them."""
+    corpus = _corpus([
+        ("limits", "table", "Lambda > Lambda function limits", "| Limit | Value |\n|---|---|\n"
+         "| Maximum timeout | 900 seconds |\n| Processes and threads | 1,024 |"),
+        ("design", "prose", "Design > Solution", "Keep the Lambda function timeout below the caller's timeout. "
+                                                 "Alarm on function errors."),
+    ])
+    answer = _answer(corpus, "What is the maximum timeout of a Lambda function?", ["limits", "design"])
+    assert answer.points[0].startswith("Maximum timeout: 900 seconds")
+    assert not any("threads" in point for point in answer.points)
