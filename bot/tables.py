@@ -21,6 +21,10 @@ from ingest.tables import parse_table
 # history, Express" are two attributes, not two variants).
 _VARIANT_WORDS = 2
 
+# Headers that only say "the figure is here": the first value under one reads better unlabelled
+# ("Maximum timeout: 900 seconds; Adjustable No", not "Maximum timeout: Value 900 seconds; ...").
+_PLAIN_HEADERS = frozenset({"value", "values", "limit", "limits", "default", "quota", "amount", "setting"})
+
 
 def row_sentences(text: str, heading: str) -> list[str]:
     """Every body row as one sentence: first cell, then each other cell labelled by its header."""
@@ -38,7 +42,9 @@ def indexed_rows(text: str, heading: str) -> list[tuple[int, str]]:
         rest = [(h, c) for h, c in zip(header[1:], cells[1:], strict=False) if c]
         if not rest:
             continue
-        body = rest[0][1] if len(rest) == 1 else "; ".join(f"{_plain(h)} {c}" if h else c for h, c in rest)
+        body = rest[0][1] if len(rest) == 1 else "; ".join(
+            f"{_plain(h)} {c}" if h and not (i == 0 and _plain(h).lower() in _PLAIN_HEADERS) else c
+            for i, (h, c) in enumerate(rest))
         suffix = f" ({heading})" if heading else ""
         out.append((index, f"{cells[0]}: {body}{suffix}."))
     return out

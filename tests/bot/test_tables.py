@@ -14,8 +14,11 @@ LIMITS = """| Setting | Limit | Adjustable |
 
 def test_rows_carry_their_headers_and_the_section() -> None:
     sentences = row_sentences(LIMITS, "Key limits")
-    assert sentences[0] == "Timeout: Limit 1 to 900 seconds; Adjustable No (Key limits)."
-    assert sentences[2].startswith("Escaped | pipe: Limit docs;"), "escaped pipes stay in the cell; links become text"
+    assert sentences[0] == "Timeout: 1 to 900 seconds; Adjustable No (Key limits).", \
+        "a first value under a header that only says 'the figure' (Limit, Value) goes unlabelled"
+    assert row_sentences("| Service | Timeout | Notes |\n|---|---|---|\n| Lambda | 900 s | hard |", "")[0] == \
+        "Lambda: Timeout 900 s; Notes hard.", "a header that names what the value is keeps its label"
+    assert sentences[2].startswith("Escaped | pipe: docs;"), "escaped pipes stay in the cell; links become text"
 
 
 def test_two_column_tables_read_as_name_and_value() -> None:
