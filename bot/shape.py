@@ -20,7 +20,8 @@ Kind = Literal["how_to", "compare", "troubleshoot", "what_is", "cost", "code", "
 
 _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("compare", re.compile(r"\b(vs\.?|versus|compare[ds]?|comparison|difference|differ|choose|choosing|pick|"
-                           r"which (one|is better|should)|or should|better than|instead of|trade-?offs?)\b", re.I)),
+                           r"which (one|is better|should)|or should|better than|instead of|trade-?offs?|"
+                           r"(the|any) catch|downsides?|drawbacks?|caveats?|pros and cons|give up)\b", re.I)),
     # "Standard or Express for ...?", "should we use Lambda or Fargate": a choice between two named
     # options (not "before we log or forward", a sequence of actions).
     ("compare", re.compile(r"^\W*(?!(?:before|after|when|if|while|because|once|as|we|i|you)\b)(?:[\w./-]+\s+){0,2}?"

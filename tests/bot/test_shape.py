@@ -48,6 +48,13 @@ def test_a_choice_between_two_named_options_is_a_comparison() -> None:
     assert classify("Before we log or forward a payload, how do I mask the email?").kind == "how_to", "a sequence"
 
 
+def test_asking_for_the_catch_wants_the_trade_offs() -> None:
+    for question in ("Is SnapStart the answer, and what's the catch?", "any downsides to provisioned concurrency?",
+                     "What do we give up with Express workflows?"):
+        assert classify(question).kind == "compare", question
+    assert classify("how do I catch errors in a Step Functions task?").kind != "compare", "catching is not a catch"
+
+
 def test_role_bonus_prefers_the_section_in_the_wanted_role() -> None:
     compare = classify("Should I choose Standard or Express?")
     assert role_bonus(compare, "Step Functions > Trade-offs") == 1.0
