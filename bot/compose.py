@@ -287,12 +287,14 @@ class Composer:
     def _on_provider(self, candidates: list[Point], question: str, lead: Hit | None) -> list[Point]:
         """The candidates that name a provider the question names, or none (the lead's always stay):
         "the maximum timeout of a Lambda function" is not answered by Cloud Run's."""
-        asked = set(providers_in(question))
-        if not asked or not self.settings.provider_points:
-            return candidates
         keep = lead.row if lead is not None else -1
-        return [c for c in candidates if c.hit.row == keep or asked.intersection(providers_in(c.text))
-                or not providers_in(c.text)]
+        return [c for c in candidates if c.hit.row == keep or self._for_asked_provider(question, c.text)]
+
+    def _for_asked_provider(self, question: str, text: str) -> bool:
+        """Whether a text names a provider the question names, or none, or the question names none."""
+        asked = providers_in(question)
+        named = providers_in(text)
+        return self.settings.other_providers or not asked or not named or not set(asked).isdisjoint(named)
 
     def _asked_template(self, retrieval: Retrieval, question: str) -> Hit | None:
         """For an explicit request to be shown code whose best hit is prose, the template it asks for:
@@ -309,7 +311,8 @@ class Composer:
         def fitting(rows: list[int]) -> list[int]:
             return [row for row in dict.fromkeys(rows) if self._is_template(row) and (
                 self.corpus.metas[row]["language"] in hinted if hinted
-                else self.corpus.metas[row]["language"] not in DATA_LANGUAGES)]
+                else self.corpus.metas[row]["language"] not in DATA_LANGUAGES)
+                and self._for_asked_provider(question, self._template_text(row))]
 
         section = self.corpus.metas[leading[0].row]["section"]
         # A section's first example is its main one (a sample event or an output follows it).
@@ -441,12 +444,14 @@ class Composer:
         shape = shape or classify(question)
         wants = shape.code
         chosen = [lead] if lead is not None and self._is_template(lead.row) else []
-        templates = [h for h in retrieval.hits if self._is_template(h.row) and h not in chosen]
+        templates = [h for h in retrieval.hits if self._is_template(h.row) and h not in chosen
+                     and self._for_asked_provider(question, self._template_text(h.row))]
         if not wants:
             templates = [h for h in templates if self._parent_row(h.row) in cited_rows]
         hinted = hinted_languages(question)
         if wants and hinted and not any(self.corpus.metas[h.row]["language"] in hinted for h in [*chosen, *templates]):
-            templates += self._hinted_templates(retrieval, hinted)
+            templates += [h for h in self._hinted_templates(retrieval, hinted)
+                          if self._for_asked_provider(question, self._template_text(h.row))]
 
         def rank(hit: Hit) -> float:
             language = self.corpus.metas[hit.row]["language"]
@@ -458,6 +463,9 @@ class Composer:
         ranked = sorted(((rank(h), h) for h in templates), key=lambda pair: pair[0], reverse=True)[:max(0, limit)]
         # A further template only when it is nearly as relevant as the best: fewer, better templates.
         return chosen + [h for score, h in ranked if score >= ranked[0][0] - self.settings.template_margin]
+
+    def _template_text(self, row: int) -> str:
+        return f"{self.corpus.metas[row]['section']}\n{self.corpus.texts[row]}"
 
     def _hinted_templates(self, retrieval: Retrieval, hinted: set[str]) -> list[Hit]:
         """Templates in a language the question names ("the SAM side" wants YAML), from the documents

@@ -4,6 +4,7 @@ UI's filter all read it from here, so a new provider is one entry."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal, get_args
 
@@ -20,8 +21,10 @@ PROVIDER_TERMS: dict[Provider, str] = {p: "|".join(vocabulary().providers[p].ter
 ANY_PROVIDER_WORD = re.compile("|".join(f"(?:{terms})" for terms in PROVIDER_TERMS.values()), re.I)
 
 
+@functools.lru_cache(maxsize=8192)
 def providers_in(text: str) -> tuple[Provider, ...]:
-    """The providers a text mentions, in registry order."""
+    """The providers a text mentions, in registry order (cached: the composer asks it of the same
+    question and of the same sentences for every candidate)."""
     lowered = text.lower()
     return tuple(p for p in PROVIDERS if re.search(PROVIDER_TERMS[p], lowered))
 

@@ -169,9 +169,10 @@ class AnswerSettings(BaseModel):
                               "first hits name that word too: a word rare in the lead's document but absent from the "
                               "next hits ('archive' for 'unzip an archive in /tmp') is not what was asked "
                               "(calibration halves: kb/ answer@5 .915 -> .925, pass rate .760 -> .770; 0: off)")
-    provider_points: bool = Field(True, description="a question that names a provider (Lambda, Cloud Run) gets no "
-                                  "points that name only other providers: a Cloud Run timeout is padding in an "
-                                  "answer about Lambda's")
+    other_providers: bool = Field(False, description="a question that names a provider (Lambda, Cloud Run) gets "
+                                  "points and templates that name only other providers too (false: a Cloud Run "
+                                  "timeout is padding in an answer about Lambda's, an Azure template in one on "
+                                  "Pub/Sub)")
     mmr_lambda: float = Field(0.75, ge=0, le=1, description="relevance against redundancy when picking points")
     same_chunk_penalty: float = Field(0.05, ge=0, le=1, description="spread points over sections")
     stop_ratio: float = Field(0.6, ge=0, le=1, description="after min_points, stop below this share of the best "

@@ -358,7 +358,7 @@ def test_a_question_naming_a_provider_gets_no_points_about_only_another() -> Non
                                                           "Every timeout should leave room for a retry."),
     ])
     question = "what is the longest timeout a Lambda function can have?"
-    padded, answer = _without_and_with(corpus, question, ["lambda", "budgets"], AnswerSettings(provider_points=False))
+    padded, answer = _without_and_with(corpus, question, ["lambda", "budgets"], AnswerSettings(other_providers=True))
     assert any("Cloud Run" in point for point in padded.points), "without the rule Cloud Run's figure pads it"
     assert not any("Cloud Run" in point for point in answer.points)
     assert any("leave room for a retry" in point for point in answer.points), "a point naming no provider stays"
@@ -378,3 +378,20 @@ def test_a_row_shares_the_question_words_of_its_own_cells_not_of_its_heading() -
     answer = _answer(corpus, "What is the maximum timeout of a Lambda function?", ["limits", "design"])
     assert answer.points[0].startswith("Maximum timeout: 900 seconds")
     assert not any("threads" in point for point in answer.points)
+
+
+def test_a_code_request_naming_a_provider_gets_no_template_for_another() -> None:
+    """Dead-lettering on Pub/Sub: the Service Bus template that shares the words is another cloud's."""
+    corpus = _corpus([
+        ("deadletters", "prose", "Dead letters > Solution", "Route messages that keep failing to a dead-letter "
+                                                            "destination and alarm on its depth."),
+        ("servicebus", "template", "Dead letters > Templates > Service Bus topic with dead-lettering",
+         "# A subscription that dead-letters after 5 deliveries, on Azure Service Bus\nmaxDeliveryCount: 5\n"),
+        ("pubsub", "template", "Dead letters > Templates > Pub/Sub subscription with a dead-letter topic",
+         "# Pub/Sub push subscription with a dead-letter topic\nmax_delivery_attempts: 5\n"),
+    ])
+    question = "give me a template for a Pub/Sub subscription that dead-letters after 5 deliveries"
+    order = ["deadletters", "servicebus", "pubsub"]
+    anywhere, answer = _without_and_with(corpus, question, order, AnswerSettings(other_providers=True))
+    assert any("Service Bus" in t.section for t in anywhere.templates), "without the rule Azure's template comes"
+    assert [t.section.split(" > ")[-1] for t in answer.templates] == ["Pub/Sub subscription with a dead-letter topic"]
