@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -27,7 +28,7 @@ from bot.shape import (
     role_bonus,
     shape_bonus,
 )
-from bot.tables import asked_extents, indexed_rows, naming_rows, other_variants, row_sentences
+from bot.tables import asked_extents, indexed_rows, naming_rows, other_variants, row_cells, row_sentences
 from bot.text import term_set, words
 from core.providers import providers_in
 from core.settings import AnswerSettings
@@ -194,7 +195,7 @@ class Composer:
         candidates = self._candidates(question, retrieval, shape, lead.row if lead else -1)
         best = max((c.score for c in candidates), default=0.0)  # the stop rule's scale: before the focus
         candidates = self._on_focus(candidates, self._focus(question, lead, retrieval))
-        candidates = self._on_provider(candidates, question, lead)
+        candidates = self._on_provider(candidates, self._asked_providers(question), lead)
         picked: list[int] = []
         points: list[Point] = []
         steps: list[int] = []
@@ -284,17 +285,20 @@ class Composer:
                 named[doc] = self._names(doc, focus)
         return [c for c in candidates if named[self.corpus.doc_of[c.hit.row]]]
 
-    def _on_provider(self, candidates: list[Point], question: str, lead: Hit | None) -> list[Point]:
+    def _asked_providers(self, question: str) -> frozenset[str]:
+        """The providers whose material may answer: those the question names (none: any), unless the
+        settings let other providers' points and templates in too."""
+        return frozenset() if self.settings.other_providers else frozenset(providers_in(question))
+
+    def _on_provider(self, candidates: list[Point], asked: frozenset[str], lead: Hit | None) -> list[Point]:
         """The candidates that name a provider the question names, or none (the lead's always stay):
         "the maximum timeout of a Lambda function" is not answered by Cloud Run's."""
         keep = lead.row if lead is not None else -1
-        return [c for c in candidates if c.hit.row == keep or self._for_asked_provider(question, c.text)]
+        return [c for c in candidates if c.hit.row == keep or not elsewhere(asked, providers_in(c.text))]
 
-    def _for_asked_provider(self, question: str, text: str) -> bool:
-        """Whether a text names a provider the question names, or none, or the question names none."""
-        asked = providers_in(question)
-        named = providers_in(text)
-        return self.settings.other_providers or not asked or not named or not set(asked).isdisjoint(named)
+    def _elsewhere(self, asked: frozenset[str], row: int) -> bool:
+        """Whether a chunk is about other providers only: the ones ingest tagged it with."""
+        return elsewhere(asked, self.corpus.metas[row].get("providers") or ())
 
     def _asked_template(self, retrieval: Retrieval, question: str) -> Hit | None:
         """For an explicit request to be shown code whose best hit is prose, the template it asks for:
@@ -307,12 +311,12 @@ class Composer:
                                                                      self.settings.code_lead_documents):
             return None
         hinted = hinted_languages(question)
+        asked = self._asked_providers(question)
 
         def fitting(rows: list[int]) -> list[int]:
             return [row for row in dict.fromkeys(rows) if self._is_template(row) and (
                 self.corpus.metas[row]["language"] in hinted if hinted
-                else self.corpus.metas[row]["language"] not in DATA_LANGUAGES)
-                and self._for_asked_provider(question, self._template_text(row))]
+                else self.corpus.metas[row]["language"] not in DATA_LANGUAGES) and not self._elsewhere(asked, row)]
 
         section = self.corpus.metas[leading[0].row]["section"]
         # A section's first example is its main one (a sample event or an output follows it).
@@ -399,7 +403,7 @@ class Composer:
         unasked = other_variants(table, wanted)  # Standard's row when Express was asked about
         naming = naming_rows(table, extents)
         # A row's words are its own cells': the heading every row carries would lend each the same overlap.
-        cells = dict(indexed_rows(table, ""))
+        cells = dict(row_cells(table))
         points = []
         for index, text in indexed_rows(table, heading):
             key = " ".join(words(text))
@@ -444,14 +448,14 @@ class Composer:
         shape = shape or classify(question)
         wants = shape.code
         chosen = [lead] if lead is not None and self._is_template(lead.row) else []
+        asked = self._asked_providers(question)
         templates = [h for h in retrieval.hits if self._is_template(h.row) and h not in chosen
-                     and self._for_asked_provider(question, self._template_text(h.row))]
+                     and not self._elsewhere(asked, h.row)]
         if not wants:
             templates = [h for h in templates if self._parent_row(h.row) in cited_rows]
         hinted = hinted_languages(question)
         if wants and hinted and not any(self.corpus.metas[h.row]["language"] in hinted for h in [*chosen, *templates]):
-            templates += [h for h in self._hinted_templates(retrieval, hinted)
-                          if self._for_asked_provider(question, self._template_text(h.row))]
+            templates += [h for h in self._hinted_templates(retrieval, hinted) if not self._elsewhere(asked, h.row)]
 
         def rank(hit: Hit) -> float:
             language = self.corpus.metas[hit.row]["language"]
@@ -463,9 +467,6 @@ class Composer:
         ranked = sorted(((rank(h), h) for h in templates), key=lambda pair: pair[0], reverse=True)[:max(0, limit)]
         # A further template only when it is nearly as relevant as the best: fewer, better templates.
         return chosen + [h for score, h in ranked if score >= ranked[0][0] - self.settings.template_margin]
-
-    def _template_text(self, row: int) -> str:
-        return f"{self.corpus.metas[row]['section']}\n{self.corpus.texts[row]}"
 
     def _hinted_templates(self, retrieval: Retrieval, hinted: set[str]) -> list[Hit]:
         """Templates in a language the question names ("the SAM side" wants YAML), from the documents
@@ -533,6 +534,12 @@ def with_lead_first(retrieval: Retrieval, lead: Hit | None) -> Retrieval:
         return retrieval
     first = replace(lead, rank=top - 1, companion=False)
     return replace(retrieval, hits=[first, *(h for h in retrieval.hits if h.row != lead.row)])
+
+
+def elsewhere(asked: Collection[str], named: Collection[str]) -> bool:
+    """Whether what names `named` providers is about others than the `asked` ones (never when
+    either is empty: a question naming none takes any, a text naming none serves any)."""
+    return bool(asked) and bool(named) and set(asked).isdisjoint(named)
 
 
 def evidence_order(retrieval: Retrieval) -> list[Hit]:

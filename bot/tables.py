@@ -33,6 +33,15 @@ def row_sentences(text: str, heading: str) -> list[str]:
 
 def indexed_rows(text: str, heading: str) -> list[tuple[int, str]]:
     """(row index, sentence) for every body row that reads as one; the index matches row_spans."""
+    suffix = f" ({heading})" if heading else ""
+    return [(index, f"{said}{suffix}.") for index, said in row_cells(text)]
+
+
+@functools.lru_cache(maxsize=4096)
+def row_cells(text: str) -> tuple[tuple[int, str], ...]:
+    """(row index, what its cells say: "first cell: labelled values") for every body row that reads as
+    one, without the heading every row carries; parsed once per table, not for every question that
+    quotes it."""
     header, rows = parse_table(text)
     out = []
     for index, row in enumerate(rows):
@@ -45,9 +54,8 @@ def indexed_rows(text: str, heading: str) -> list[tuple[int, str]]:
         body = rest[0][1] if len(rest) == 1 else "; ".join(
             f"{_plain(h)} {c}" if h and not (i == 0 and _plain(h).lower() in _PLAIN_HEADERS) else c
             for i, (h, c) in enumerate(rest))
-        suffix = f" ({heading})" if heading else ""
-        out.append((index, f"{cells[0]}: {body}{suffix}."))
-    return out
+        out.append((index, f"{cells[0]}: {body}"))
+    return tuple(out)
 
 
 def asked_extents(question: str) -> frozenset[str]:

@@ -10,6 +10,7 @@ from bot.answer import Answer
 from bot.compose import Composer, tidy
 from bot.corpus import Corpus, Sentence
 from bot.retrieve import Hit, Retrieval
+from core.providers import providers_in
 from core.settings import AnswerSettings
 from core.text_units import sentence_spans
 from ingest.tables import row_spans
@@ -27,7 +28,8 @@ def _corpus(chunks: list[tuple[str, str, str, str]]) -> Corpus:
                                 "title": section.split(" > ")[0], "section": section, "anchor": "a",
                                 "start_line": i + 1, "end_line": i + 2,
                                 "language": "yaml" if kind == "template" else "",
-                                "parent_id": last_prose if kind == "template" else ""}
+                                "parent_id": last_prose if kind == "template" else "",
+                                "providers": list(providers_in(f"{section}\n{text}"))}  # tagged as ingest does
         metas.append(meta)
         if kind == "prose":
             last_prose = chunk_id
