@@ -180,7 +180,7 @@ class Composer:
             table = self._figure_table(retrieval, term_set(question))
             if table is not None:
                 return table
-        if shape.kind == "compare" and not shape.code:
+        if shape.kind in self.settings.prose_lead_kinds and not shape.code:
             prose = self._choice_prose(retrieval)
             if prose is not None:
                 return prose
