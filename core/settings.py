@@ -104,6 +104,9 @@ class RetrieveSettings(BaseModel):
                                    "out the section that answers (calibrated: answer hit@5 up on all three corpora)")
     sections_per_document: int = Field(2, ge=0, le=10, description="...how many of them, closest to the question "
                                        "first")
+    sections_by_sentence: bool = Field(True, description="...a section as close as its closest sentence when that "
+                                       "is closer than its whole vector (calibrated: answer hit@5 kb .926 -> .937, "
+                                       "seeds .903 -> .935, powertools unchanged)")
     section_share: float = Field(0.35, ge=0, le=1, description="...and their score as a share of the document's "
                                  "first hit: low, so a point from them must earn its place by its own words")
     doc_expand: int = Field(3, ge=0, le=20, description="top documents whose best chunk joins the candidates")

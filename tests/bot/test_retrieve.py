@@ -172,6 +172,34 @@ def test_a_document_brings_its_closest_section_that_the_caps_left_out(settings: 
     assert not any(h.companion for h in HybridRetriever(corpus, embedder, off).search(question).hits)
 
 
+def test_a_left_out_section_is_as_close_as_its_closest_sentence(settings: Settings,
+                                                                 embedder: HashingEmbedder) -> None:
+    """A section of many bullets answers in one of them: it comes along before a short section whose
+    whole text is closer to the question but says nothing to it."""
+    notes = "".join(f"- Dashboards chart metric {n} for every region and every stage of the pipeline.\n"
+                    for n in range(1))
+    (settings.sources[0] / "queues.md").write_text(
+        "# FIFO queues\n\n## Ordering\n\nA FIFO queue keeps the messages of each customer in order.\n\n"
+        "## Billing\n\nThe bill counts every queue request.\n\n"
+        "## Operational notes\n\n" + notes + "- A stuck message group unblocks when its poison message moves "
+        "to the dead-letter queue.\n")
+    ingest(settings, embedder)
+    bot = load_bot(settings.model_copy(update={"retrieve": settings.retrieve.model_copy(
+        update={"max_per_document": 1, "k": 1, "sections_per_document": 1})}), embedder)
+    corpus, retriever = bot.corpus, bot.retriever
+    question = "How does a FIFO queue keep each customer in order when a message group is stuck?"
+    hits = retriever.search(question).hits
+    assert corpus.metas[hits[0].row]["section"] == "FIFO queues > Ordering", "the fixture's hit must be Ordering"
+
+    def companion(retriever: HybridRetriever) -> str:
+        rows = [h.row for h in retriever.search(question).hits if h.companion]
+        return str(corpus.metas[rows[0]]["section"]).split(" > ")[-1] if rows else ""
+
+    whole = HybridRetriever(corpus, embedder, retriever.settings.model_copy(update={"sections_by_sentence": False}))
+    assert companion(whole) == "Billing", "by whole vectors the short section is closer, or this means nothing"
+    assert companion(retriever) == "Operational notes"
+
+
 def test_a_long_question_keeps_bm25_matches_on_a_few_of_its_words(settings: Settings,
                                                                    embedder: HashingEmbedder) -> None:
     """A whole spec in one question (26 content words) still finds the chunk that shares nine of them."""
