@@ -180,10 +180,6 @@ class Composer:
             table = self._figure_table(retrieval, term_set(question))
             if table is not None:
                 return table
-        if shape.kind in self.settings.prose_lead_kinds and not shape.code:
-            prose = self._choice_prose(retrieval)
-            if prose is not None:
-                return prose
         # In evidence order: a hit with nothing to quote (a diagram's source) gives way to what it
         # brought along (its section's prose) before the next hit.
         for hit in evidence_order(retrieval):
@@ -335,15 +331,6 @@ class Composer:
                 best = max(found, key=lambda row: float(self.corpus.vectors[row] @ retrieval.vector))
                 return replace(leading[0], row=best, companion=False)
         return None
-
-    def _choice_prose(self, retrieval: Retrieval) -> Hit | None:
-        """For a choice between options that asks for no code, the first prose among the leading hits:
-        "standard or FIFO for order events?" is answered by what each option costs and suits, not by
-        the template that sets one of them up."""
-        first = [h for h in retrieval.hits if not h.companion][: self.settings.choice_prose_depth]
-        if not first or not self._is_template(first[0].row):
-            return None
-        return next((h for h in first if not self._is_template(h.row) and self._quotable(h.row)), None)
 
     def _figure_table(self, retrieval: Retrieval, wanted: set[str]) -> Hit | None:
         first = [h for h in retrieval.hits if not h.companion][: self.settings.figure_table_depth]

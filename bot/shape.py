@@ -83,20 +83,8 @@ def asks_to_be_shown(question: str) -> bool:
     return _CODE_REQUEST.search(question) is not None
 
 
-# A yes/no question that names a limit or a price ("can an HTTP API do monthly quotas?") asks whether,
-# not how much: it wants figures only when it asks for an amount.
-_AMOUNT = re.compile(r"\b(how (much|many|long|big|large|fast|quickly|soon)|maximum|max|minimum|largest|biggest|"
-                     r"longest|up to|at most|pricier|cheaper|more expensive|less expensive|"
-                     r"(is|are) there (an?|any) (\w+ )?(limits?|quotas?|caps?|ceiling))\b", re.I)
-
-
-def _asks_amount(kind: Kind, question: str) -> bool:
-    return kind != "cost" or not _ASKS_ABOUT.search(question) or _AMOUNT.search(question) is not None
-
-
 def classify(question: str) -> Shape:
-    kind: Kind = next((k for k, pattern in _KINDS if pattern.search(question) and _asks_amount(k, question)),
-                      "other")
+    kind: Kind = next((k for k, pattern in _KINDS if pattern.search(question)), "other")
     wants_code = asks_to_be_shown(question) or not _ASKS_ABOUT.search(question)
     code = wants_code and CODE_INTENT.search(question) is not None
     return Shape("code" if code and kind in ("how_to", "other", "what_is") else kind, code)

@@ -151,12 +151,6 @@ class AnswerSettings(BaseModel):
                                  "procedure of three steps or more is answered with up to this many of its steps, "
                                  "in order (0: off)")
     template_cited_bonus: float = Field(0.2, ge=0, le=2, description="a template of a section the answer cites")
-    choice_prose_depth: int = Field(3, ge=0, le=20, description="a choice question that asks for no code leads "
-                                    "with prose among this many first hits rather than a template (0: off; 3 "
-                                    "and 5 change one kb calibration answer, no metric on any corpus)")
-    prose_lead_kinds: list[str] = Field(default_factory=lambda: ["compare"], description="...for these kinds of "
-                                        "question (bot.shape); adding what-is, troubleshoot and other lost seeds "
-                                        "answer hit@1 .839 -> .742 (code-heavy corpora answer with templates)")
     figure_table_depth: int = Field(3, ge=0, le=20, description="a limits or cost question leads with a table among "
                                     "this many first hits...")
     figure_row_share: float = Field(0.4, ge=0, le=1, description="...when one of its rows has this share of the "

@@ -89,17 +89,6 @@ def test_a_template_on_top_opens_the_answer_and_is_attached() -> None:
     assert answer.templates[0].n == 1 and answer.templates[0].code == CORPUS.texts[CORPUS.row["sam"]]
 
 
-def test_a_choice_that_asks_for_no_code_opens_with_prose_not_the_template_on_top() -> None:
-    question = "a dead-letter queue or just more retries for failed messages?"
-    order = ["sam", "dlq", "overview"]
-    without, answer = _without_and_with(CORPUS, question, order, AnswerSettings(choice_prose_depth=0))
-    assert without.citations[0].kind == "template", "the template on top leads when the rule is off"
-    assert answer.citations[0].section == "Dead letters > Solution" and answer.citations[0].kind == "prose"
-    assert answer.points[0].endswith("[1]")
-    shown = _answer(CORPUS, "dead-letter queue or more retries? show me the SAM template", order)
-    assert shown.citations[0].kind == "template", "a choice that asks for code still gets the template first"
-
-
 def test_a_table_row_answers_a_limits_question() -> None:
     question = "What is the maximum timeout of a Lambda function?"
     answer = Composer(CORPUS, PERSONA, AnswerSettings()).compose(question, _retrieval(CORPUS, question,

@@ -24,16 +24,6 @@ def test_question_shapes() -> None:
     assert not classify("What is a dead-letter queue?").code
 
 
-def test_a_yes_no_question_naming_a_limit_asks_whether_unless_it_asks_for_an_amount() -> None:
-    whether = "can an HTTP API do per-customer api keys with monthly quotas, or is that REST-only?"
-    assert classify(whether).kind != "cost"
-    assert classify("Does SQS FIFO cost anything extra to enable deduplication?").kind != "cost"
-    for amount in ("is a FIFO queue pricier than a standard SQS queue, and by how much?",
-                   "Is there a limit on SQS message size?", "can a Lambda run longer than the maximum of 15 minutes?",
-                   "What quotas apply to usage plans?", "how many usage plans can one account have?"):
-        assert classify(amount).kind == "cost", amount
-
-
 def test_a_question_about_how_code_behaves_is_not_a_request_for_code() -> None:
     assert not classify("can an express state machine wait two days for an approval?").code
     assert not classify("where should the lambda handler get the tenant id from?").code
