@@ -201,6 +201,21 @@ class Corpus:
         sentences = self.by_chunk.get(row, [])
         return float(np.max(self.sentence_vectors[sentences] @ vector)) if len(sentences) else None
 
+    def closeness(self, rows: Sequence[int], vector: Vectors, whole: Sequence[float] | None = None) -> np.ndarray:
+        """How close each chunk is to `vector`: its whole vector's cosine (or `whole`, when the caller
+        has it), or its closest answer sentence's when that is closer: a section of many bullets
+        answers in one of them. One product for all the rows' sentences."""
+        out = np.asarray(self.vectors[list(rows)] @ vector if whole is None else whole, dtype=np.float64)
+        groups = [self.by_chunk.get(row, []) for row in rows]
+        sentences = [s for group in groups for s in group]
+        if not sentences:
+            return out
+        scores = self.sentence_vectors[sentences] @ vector
+        have = [i for i, group in enumerate(groups) if group]
+        starts = np.cumsum([0] + [len(groups[i]) for i in have[:-1]])
+        out[have] = np.maximum(out[have], np.maximum.reduceat(scores, starts))
+        return out
+
     def key_terms(self, terms_: set[str], count: int = 1) -> list[str]:
         """The rarest of these terms that the corpus knows, rarest first."""
         return rarest(terms_, self.idf, count)

@@ -350,20 +350,16 @@ class HybridRetriever:
         for doc, hit in list(first.items())[: self.settings.section_documents]:
             rows = [r for r in self.corpus.doc_rows[doc] if r not in present
                     and self.corpus.metas[r]["kind"] != "template" and filters.accepts(self.corpus.metas[r])]
-            closeness = {r: self._closeness(r, vector) for r in rows}
+            closeness = dict(zip(rows, self._closeness(rows, vector).tolist(), strict=True))
             for row in sorted(rows, key=lambda r: -closeness[r])[: self.settings.sections_per_document]:
                 extra.append(replace(hit, row=row, score=hit.score * self.settings.section_share,
                                      dense=closeness[row], companion=True))
         return extra
 
-    def _closeness(self, row: int, vector: Vectors) -> float:
-        """How close a chunk is to the question: its vector's, or its closest sentence's when closer
-        (a section of many bullets answers in one of them)."""
-        whole = float(self.corpus.vectors[row] @ vector)
-        if not self.settings.sections_by_sentence:
-            return whole
-        best = self.corpus.closest_sentence(row, vector)
-        return whole if best is None else max(whole, best)
+    def _closeness(self, rows: list[int], vector: Vectors) -> np.ndarray:
+        if self.settings.sections_by_sentence:
+            return self.corpus.closeness(rows, vector)
+        return np.asarray(self.corpus.vectors[rows] @ vector, dtype=np.float64)
 
     def _with_companions(self, hits: list[Hit], filters: Filters) -> list[Hit]:
         """A prose section brings its templates; a template brings its section's prose."""

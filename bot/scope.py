@@ -122,9 +122,8 @@ def evidence(question: str, retrieval: Retrieval, corpus: Corpus, settings: Answ
     if not retrieval.hits:
         return 0.0
     # A long section answers a chatty question in one of its sentences: count the closer of the two.
-    closeness = [h.dense if (best := corpus.closest_sentence(h.row, retrieval.vector)) is None else max(h.dense, best)
-                 for h in retrieval.hits[:3]]
-    dense = max(0.0, *closeness)
+    top = retrieval.hits[:3]
+    dense = max(0.0, float(corpus.closeness([h.row for h in top], retrieval.vector, [h.dense for h in top]).max()))
     weight = settings.dense_weight
     return weight * dense + (1 - weight) * coverage(question, retrieval, corpus, settings.coverage_depth)
 

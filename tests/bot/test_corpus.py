@@ -57,3 +57,26 @@ def test_one_path_in_two_sources_is_two_documents_and_code_links_within_its_sour
     assert len(corpus.doc_rows) == 3, "orders:README.md and billing:README.md are not one document"
     assert corpus.children.get(0, []) == [] and corpus.children[1] == [2], "billing's template joins billing's README"
     assert corpus.linked[2] == 1
+
+
+def test_closeness_is_the_closer_of_a_chunks_vector_and_its_best_sentence(settings: Settings) -> None:
+    """One product for many rows gives what row-by-row would: prose with sentences, templates without."""
+    for name in ("table.md", "code-comments.md"):
+        shutil.copy(FIXTURES / "docs" / name, settings.sources[0] / name)
+    embedder = HashingEmbedder()
+    ingest(settings, embedder)
+    corpus = load_corpus(IndexStore.open(settings, embedder.name), settings.cache_dir)
+    rows = list(range(len(corpus.ids)))
+    assert any(not corpus.by_chunk.get(r) for r in rows) and any(corpus.by_chunk.get(r) for r in rows), \
+        "the fixture needs chunks with and without sentences"
+    vector = embedder.embed(["which limits apply to the queue and its messages?"])[0]
+    expected = []
+    for row in rows:
+        whole = float(corpus.vectors[row] @ vector)
+        best = corpus.closest_sentence(row, vector)
+        expected.append(whole if best is None else max(whole, best))
+    assert corpus.closeness(rows, vector).tolist() == pytest.approx(expected)
+    given = [0.2] * len(rows)  # the caller's own whole-vector scores stand in for the chunks' vectors
+    bests = [corpus.closest_sentence(row, vector) for row in rows]
+    assert corpus.closeness(rows, vector, given).tolist() == pytest.approx(
+        [0.2 if best is None else max(0.2, best) for best in bests])
