@@ -178,10 +178,8 @@ class AnswerSettings(BaseModel):
                                   "Pub/Sub)")
     mmr_lambda: float = Field(0.75, ge=0, le=1, description="relevance against redundancy when picking points")
     same_chunk_penalty: float = Field(0.05, ge=0, le=1, description="spread points over sections")
-    stop_ratio: float = Field(0.5, ge=0, le=1, description="after min_points, stop below this share of the best "
-                              "(calibration halves: 0.6 keeps facts that 0.7 cut; 0.5 keeps a saga's reverse-order "
-                              "step that 0.6 cut: kb/ pass rate .802 -> .812, seeds facts .798 -> .815, "
-                              "no metric down; 0.4 the same)")
+    stop_ratio: float = Field(0.6, ge=0, le=1, description="after min_points, stop below this share of the best "
+                              "(calibration halves: 0.6 keeps facts that 0.7 cut)")
 
 
 class IngestSettings(BaseModel):
