@@ -192,6 +192,15 @@ NOT_POINTS = [  # (section text, question, a point that must stay, what must not
      "A queue message can be up to 1 MiB, and larger payloads go to storage.",
      "how large can a queue message be, and what are the queue limits?", "up to 1 MiB", "reference sheet lists",
      "a sentence about its own page says what the page covers"),
+    ("Tip: All examples shared in this documentation are available within the project repository. "
+     "Read more about queue depth alarms in the alarms guide. "
+     "Queue depth alarms fire when messages wait longer than a minute.",
+     "where are the queue depth alarm examples and when do the alarms fire?", "fire when messages wait",
+     "examples shared", "a pointer to further reading sends the reader elsewhere"),
+    ("Read more about queue depth alarms in the alarms guide. "
+     "Queue depth alarms fire when messages wait longer than a minute.",
+     "read more about queue depth alarms: when do they fire?", "fire when messages wait", "Read more",
+     "a pointer to further reading sends the reader elsewhere"),
     ("graph LR Dev[Development queue] --> Review[Review queue] --> Release[Release queue]\n\n"
      "Each queue hands its messages to the next stage when the checks pass.",
      "how do the queue stages hand over messages?", "hands its messages", "-->",
