@@ -19,8 +19,8 @@ CountTokens = Callable[[list[str]], list[int]]
 # How chunks are cut and embedded. Part of every chunk's id, so a change re-embeds every chunk, not
 # only those whose text changed. 3: document summary, tags and included snippets; 4: tabs kept inside
 # mkdocs code; 5: table rows stored as answer sentences with their own vectors; 6: rows past the
-# model's window too.
-CHUNK_FORMAT = "6"
+# model's window too; 7: admonition titles cleaned of attribute lists and tags like the prose.
+CHUNK_FORMAT = "7"
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def normalize(text: str) -> str:
         container = _CONTAINER.match(body)
         if container:
             lead, marker, rest = container.groups()
-            out.append(lead + _label(marker, rest))
+            out.append(lead + _label(marker, _prose(rest)))  # a title holds links and tags like any prose
             stack.append((stack[-1] if stack else 0) + len(lead) + 4)
             continue
         out.append("" if SNIPPET.match(body) else _prose(body))

@@ -64,3 +64,12 @@ def test_changing_an_included_file_changes_the_document_hash(tmp_path: object) -
     (root / "examples" / "retry_handler.py").write_text("# changed\nprint(1)\nprint(2)\n")
     after, _ = load_document(root, root / "docs" / "retries.md", 1_000_000)
     assert before.content_hash != after.content_hash  # type: ignore[union-attr]
+
+
+def test_an_admonition_title_is_cleaned_like_prose() -> None:
+    """A title may carry a link with an attribute list and inline HTML; they must not reach the answer."""
+    text = ('!!! note "Tracing relies on [the X-Ray SDK](https://example.com/xray){target="_blank" rel="nofollow"} '
+            'for a <b>fast</b> cold start."\n    Body text.\n')
+    lines = normalize(text).split("\n")
+    assert lines[0] == "**Note: Tracing relies on [the X-Ray SDK](https://example.com/xray) for a fast cold start.**"
+    assert lines[1] == "Body text."
