@@ -69,7 +69,7 @@ _ABOUT_PAGE = re.compile(r"^(?:this|the following)\s+(?:reference\s+sheet|articl
 # A pointer to further reading ("Read more about ...", "... in Pydantic's documentation", "All examples
 # shared in this documentation are in the repository", "This example is based on the AWS docs for ..."):
 # it sends the reader elsewhere and says nothing about the system.
-_POINTER = re.compile(r"^(?:\w+:\s*)?(?:read|learn) more\b|\b(?:to|can|you can read|want to) learn more\b|"
+_POINTER = re.compile(r"^(?:\w+:\s*)?(?:read|learn) more\b|\b(?:to|can) learn more\b|"
                       r"\bread more (?:details )?(?:about|in)\b|\b(?:in|within) (?:this|the) documentation\b|"
                       r"\b[\w-]+'s documentation\b|\bofficial documentation\b|^this example is based on\b", re.I)
 
@@ -99,9 +99,9 @@ def _is_title(text: str) -> bool:
 
 def _can_be_point(text: str, raw: str) -> bool:
     """Long enough to say something, not in an author's own voice, about its own page or a pointer to
-    further reading, not a title
-    or a question (a checklist's "Is the function idempotent?" asks, it does not tell), not diagram
-    source, and not a bare link (`raw` is the text as written, before links became their text)."""
+    further reading, not a title or a question (a checklist's "Is the function idempotent?" asks, it
+    does not tell), not diagram source, and not a bare link (`raw` is the text as written, before
+    links became their text)."""
     return (is_quotable(text) and not _FIRST_PERSON.search(text) and not _LINKS_ONLY.match(raw)
             and not _is_title(text) and not text.endswith("?") and not _ABOUT_PAGE.match(text)
             and not _DIAGRAM_SOURCE.search(text) and not _POINTER.search(text))

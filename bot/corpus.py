@@ -205,7 +205,8 @@ class Corpus:
         """How close each chunk is to `vector`: its whole vector's cosine (or `whole`, when the caller
         has it), or its closest answer sentence's when that is closer: a section of many bullets
         answers in one of them. One product for all the rows' sentences."""
-        out = np.asarray(self.vectors[list(rows)] @ vector if whole is None else whole, dtype=np.float64)
+        # A copy: the caller's `whole` must not be overwritten with the sentences' scores.
+        out = np.array(self.vectors[list(rows)] @ vector if whole is None else whole, dtype=np.float64)
         groups = [self.by_chunk.get(row, []) for row in rows]
         sentences = [s for group in groups for s in group]
         if not sentences:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import shutil
 
 import bm25s
+import numpy as np
 import pytest
 
 from bot.corpus import load_corpus
@@ -80,3 +81,6 @@ def test_closeness_is_the_closer_of_a_chunks_vector_and_its_best_sentence(settin
     bests = [corpus.closest_sentence(row, vector) for row in rows]
     assert corpus.closeness(rows, vector, given).tolist() == pytest.approx(
         [0.2 if best is None else max(0.2, best) for best in bests])
+    scores = np.full(len(rows), 0.2)
+    corpus.closeness(rows, vector, scores)
+    assert scores.tolist() == [0.2] * len(rows), "the caller's scores are read, not overwritten"
